@@ -1,0 +1,72 @@
+"""One typed settings object, read once at start-up from ``CUTOUT_*`` (and ``PORT``).
+
+Nothing else in cutout reads the environment for configuration; commands and the server
+build a :class:`Settings` and pass values down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cutout.errors import ConfigError
+
+__all__ = ["Settings", "load_settings"]
+
+
+class Settings(BaseSettings):
+    """Every setting, its type and default. Env names are ``CUTOUT_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="CUTOUT_", extra="ignore", frozen=True)
+
+    # model
+    model: str = "u2netp"
+    weights: Path | None = None
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    threads: int | None = Field(default=None, ge=1)
+    resize: Literal["static", "dynamic"] | None = None
+    home: Path | None = None
+
+    # server
+    host: str = "0.0.0.0"
+    port: int = Field(
+        default=8000, ge=1, le=65535, validation_alias=AliasChoices("PORT", "CUTOUT_PORT")
+    )
+    max_batch: int = Field(default=8, ge=1, le=256)
+    batch_wait_ms: float = Field(default=5.0, ge=0, le=1000)
+    queue_size: int = Field(default=64, ge=1)
+    request_timeout_s: float = Field(default=60.0, gt=0)
+    shutdown_grace_s: float = Field(default=8.0, ge=0)
+    max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
+    max_megapixels: float = Field(default=50.0, gt=0)
+    workers: int | None = Field(default=None, ge=1)
+
+    # remote images (image_url / bg_image_url): off unless hosts are allowed
+    allow_urls: bool = False
+    url_allow_hosts: tuple[str, ...] = ()
+    url_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
+    url_timeout_s: float = Field(default=10.0, gt=0)
+
+    # access
+    api_keys: tuple[str, ...] = ()
+    api_keys_file: Path | None = None
+    rate_limit_mp_per_minute: float | None = Field(default=None, gt=0)
+
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "info"
+
+    @property
+    def max_pixels(self) -> int:
+        return int(self.max_megapixels * 1_000_000)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit (CLI) overrides that are not None."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(f"invalid settings: {exc}") from exc

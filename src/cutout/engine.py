@@ -1,0 +1,256 @@
+"""The Engine: one model loaded once, serving many images from many threads.
+
+A removal is three stages, exposed separately so that callers can overlap them (the CLI
+decodes the next file while the model runs; the server batches the middle stage across
+requests):
+
+1. :meth:`Engine.prepare` - decode and preprocess (pure, any thread);
+2. :meth:`Engine.infer` - one batched forward on the backend (the only device work);
+3. :meth:`Engine.finish` - postprocess, compose and encode (pure, any thread).
+
+:meth:`Engine.remove` runs the three in a row. Every result carries per-stage times.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cutout.backends import Backend, create_backend
+from cutout.backends.base import DeviceInfo, FloatArray
+from cutout.imaging.compose import Box, compose
+from cutout.imaging.decode import DEFAULT_MAX_PIXELS, DecodedImage, decode
+from cutout.imaging.encode import MEDIA_TYPES, encode
+from cutout.imaging.tensor import preprocess, saliency_to_matte
+from cutout.models.registry import ModelSpec, ResizePolicy, get_spec
+from cutout.models.weights import resolve_weights
+from cutout.options import RemoveOptions
+
+__all__ = ["STAGES", "Engine", "EngineStats", "Prepared", "RemoveResult"]
+
+STAGES = ("decode", "preprocess", "infer", "postprocess", "compose", "encode")
+
+
+@dataclass(eq=False)
+class Prepared:
+    """An image decoded and preprocessed, waiting for the forward pass."""
+
+    image: DecodedImage
+    tensor: FloatArray
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class RemoveResult:
+    """The encoded output and what is known about it. Times are in seconds."""
+
+    data: bytes
+    media_type: str
+    format: str
+    width: int
+    height: int
+    foreground: Box | None
+    timings: dict[str, float]
+    model: str
+
+
+@dataclass
+class EngineStats:
+    images: int = 0
+    batches: int = 0
+    load_seconds: float = 0.0
+    warmup_seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
+
+
+class Engine:
+    """Background removal with one model.
+
+    >>> engine = Engine("u2netp")          # nothing is loaded or downloaded yet
+    >>> result = engine.remove(Path("examples/animal-1.jpg"))  # loads on first use
+    >>> Path("out.png").write_bytes(result.data)
+    """
+
+    def __init__(
+        self,
+        model: str | ModelSpec = "u2netp",
+        *,
+        weights: Path | str | None = None,
+        device: str = "auto",
+        threads: int | None = None,
+        resize: ResizePolicy | None = None,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        backend: Backend | None = None,
+    ) -> None:
+        spec = get_spec(model) if isinstance(model, str) else model
+        if resize is not None:
+            spec = spec.with_resize(resize)
+        self.spec = spec
+        self.weights = Path(weights) if weights is not None else None
+        self.device_policy = device
+        self.threads = threads or os.cpu_count() or 1
+        self.max_pixels = max_pixels
+        self.stats = EngineStats()
+        self._backend = backend
+        self._load_lock = threading.Lock()
+        self._stats_lock = threading.Lock()
+        self._loaded = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+    @property
+    def backend(self) -> Backend:
+        self.load()
+        assert self._backend is not None
+        return self._backend
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+    @property
+    def device(self) -> DeviceInfo:
+        return self.backend.device
+
+    def load(self) -> None:
+        """Resolve the weights (no download) and load the backend. Idempotent."""
+        if self._loaded:
+            return
+        with self._load_lock:
+            if self._loaded:
+                return
+            start = time.perf_counter()
+            if self._backend is None:
+                resolved = resolve_weights(self.spec, self.weights)
+                self._backend = create_backend(
+                    self.spec,
+                    resolved.path,
+                    device=self.device_policy,
+                    threads=self.threads,
+                    verify=resolved.source != "user",
+                )
+            self._backend.load()
+            self.stats.load_seconds = time.perf_counter() - start
+            self._loaded = True
+
+    def warmup(self) -> float:
+        """Run one forward on a blank image; returns the seconds it took."""
+        self.load()
+        start = time.perf_counter()
+        blank = np.full((self.spec.input_size, self.spec.input_size, 3), 127, np.uint8)
+        self.backend.predict(preprocess(blank, self.spec)[None])
+        self.stats.warmup_seconds = time.perf_counter() - start
+        return self.stats.warmup_seconds
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+        self._loaded = False
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- stages ------------------------------------------------------------------------
+    def prepare(self, source: bytes | Path | str | DecodedImage) -> Prepared:
+        """Stage 1: decode (unless already decoded) and preprocess."""
+        timings: dict[str, float] = {}
+        if isinstance(source, DecodedImage):
+            image = source
+        else:
+            with _timed(timings, "decode"):
+                image = decode(source, max_pixels=self.max_pixels)
+        with _timed(timings, "preprocess"):
+            tensor = preprocess(image.rgb, self.spec)
+        return Prepared(image=image, tensor=tensor, timings=timings)
+
+    def infer(self, items: Sequence[Prepared]) -> list[FloatArray]:
+        """Stage 2: forward passes, batched by input shape up to the spec's max batch."""
+        backend = self.backend
+        results: list[FloatArray | None] = [None] * len(items)
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for index, item in enumerate(items):
+            groups.setdefault(item.tensor.shape, []).append(index)
+        for indices in groups.values():
+            for start in range(0, len(indices), self.spec.max_batch):
+                chunk = indices[start : start + self.spec.max_batch]
+                began = time.perf_counter()
+                batch = np.stack([items[i].tensor for i in chunk])
+                saliency = backend.predict(batch)
+                elapsed = time.perf_counter() - began
+                for offset, index in enumerate(chunk):
+                    results[index] = saliency[offset]
+                    # each image is charged its share of the batch's forward time
+                    items[index].timings["infer"] = elapsed / len(chunk)
+                with self._stats_lock:
+                    self.stats.batches += 1
+        return [result for result in results if result is not None]
+
+    def finish(
+        self, prepared: Prepared, saliency: FloatArray, options: RemoveOptions | None = None
+    ) -> RemoveResult:
+        """Stage 3: matte at full resolution, compose, encode."""
+        options = options or RemoveOptions()
+        timings = dict(prepared.timings)
+        image = prepared.image
+        with _timed(timings, "postprocess"):
+            matte = saliency_to_matte(saliency, self.spec, image.width, image.height)
+        with _timed(timings, "compose"):
+            composite = compose(image.rgb, matte, options)
+        with _timed(timings, "encode"):
+            data = encode(
+                composite,
+                options.format,
+                quality=options.quality,
+                png_compress_level=options.png_compress_level,
+            )
+        self._record(timings)
+        height, width = composite.pixels.shape[:2]
+        return RemoveResult(
+            data=data,
+            media_type=MEDIA_TYPES[options.format],
+            format=options.format,
+            width=int(width),
+            height=int(height),
+            foreground=composite.foreground,
+            timings=timings,
+            model=self.spec.name,
+        )
+
+    # -- one call ----------------------------------------------------------------------
+    def remove(
+        self, source: bytes | Path | str | DecodedImage, options: RemoveOptions | None = None
+    ) -> RemoveResult:
+        """Remove the background of one image."""
+        prepared = self.prepare(source)
+        saliency = self.infer([prepared])[0]
+        return self.finish(prepared, saliency, options)
+
+    def matte(self, source: bytes | Path | str | DecodedImage) -> FloatArray:
+        """The [0, 1] matte of one image at its full resolution."""
+        prepared = self.prepare(source)
+        saliency = self.infer([prepared])[0]
+        return saliency_to_matte(saliency, self.spec, prepared.image.width, prepared.image.height)
+
+    def _record(self, timings: dict[str, float]) -> None:
+        with self._stats_lock:
+            self.stats.images += 1
+            for stage, seconds in timings.items():
+                self.stats.stage_seconds[stage] = self.stats.stage_seconds.get(stage, 0.0) + seconds

@@ -1,0 +1,1 @@
+"""Pure imaging functions: decode, tensor pre/postprocessing, compose, encode."""

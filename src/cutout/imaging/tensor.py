@@ -1,0 +1,67 @@
+"""Model tensors: preprocess an image for a ModelSpec, turn saliency into a matte."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from cutout.models.registry import ModelSpec
+
+__all__ = ["input_shape", "preprocess", "saliency_to_matte"]
+
+FloatArray = npt.NDArray[np.float32]
+
+_PIL_FILTERS = {"bilinear": Image.Resampling.BILINEAR, "lanczos": Image.Resampling.LANCZOS}
+
+
+def input_shape(spec: ModelSpec, width: int, height: int) -> tuple[int, int]:
+    """(height, width) of the network input for an image of ``width`` x ``height``."""
+    if spec.resize == "static":
+        return spec.input_size, spec.input_size
+    multiple = spec.dynamic_multiple
+    shorter = min(width, height)
+    scale = min(1.0, spec.dynamic_max_side / shorter)
+    new_w = max(multiple, round(width * scale / multiple) * multiple)
+    new_h = max(multiple, round(height * scale / multiple) * multiple)
+    return new_h, new_w
+
+
+def preprocess(rgb: npt.NDArray[np.uint8], spec: ModelSpec) -> FloatArray:
+    """H x W x 3 uint8 -> 3 x h x w float32, resized and normalised per ``spec``."""
+    out_h, out_w = input_shape(spec, rgb.shape[1], rgb.shape[0])
+    resized = Image.fromarray(rgb).resize((out_w, out_h), _PIL_FILTERS[spec.interpolation])
+    array = np.asarray(resized, dtype=np.float32)
+    array = array / max(float(array.max()), 1e-06) if spec.scale_by_max else array / 255.0
+    mean = np.asarray(spec.mean, dtype=np.float32)
+    std = np.asarray(spec.std, dtype=np.float32)
+    normalised = (array - mean) / std
+    return np.ascontiguousarray(normalised.transpose(2, 0, 1), dtype=np.float32)
+
+
+def saliency_to_matte(saliency: FloatArray, spec: ModelSpec, width: int, height: int) -> FloatArray:
+    """h x w saliency -> H x W matte in [0, 1]: per-image min-max, then upsampling."""
+    low, high = float(saliency.min()), float(saliency.max())
+    normalised = (saliency - low) / (high - low + 1e-8)
+    if spec.upsample == "bilinear_align_corners":
+        return _resize_align_corners(normalised.astype(np.float32), width, height)
+    resample = _PIL_FILTERS["lanczos" if spec.upsample == "lanczos" else "bilinear"]
+    image = Image.fromarray((normalised * 255).astype(np.uint8)).resize((width, height), resample)
+    return np.asarray(image, dtype=np.float32) / 255.0
+
+
+def _resize_align_corners(array: FloatArray, width: int, height: int) -> FloatArray:
+    """Bilinear resize with align_corners=True (torch's F.interpolate semantics)."""
+    in_h, in_w = array.shape
+    ys = np.linspace(0.0, in_h - 1, height, dtype=np.float32) if height > 1 else np.zeros(1)
+    xs = np.linspace(0.0, in_w - 1, width, dtype=np.float32) if width > 1 else np.zeros(1)
+    y0 = np.floor(ys).astype(np.int64)
+    x0 = np.floor(xs).astype(np.int64)
+    y1 = np.minimum(y0 + 1, in_h - 1)
+    x1 = np.minimum(x0 + 1, in_w - 1)
+    wy = (ys - y0).astype(np.float32)[:, None]
+    wx = (xs - x0).astype(np.float32)[None, :]
+    top = array[y0][:, x0] * (1 - wx) + array[y0][:, x1] * wx
+    bottom = array[y1][:, x0] * (1 - wx) + array[y1][:, x1] * wx
+    result: FloatArray = (top * (1 - wy) + bottom * wy).astype(np.float32)
+    return result

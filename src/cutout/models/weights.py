@@ -1,0 +1,116 @@
+"""The weights cache: where weights live, how they are verified, how they arrive.
+
+Weights arrive only through an explicit step: ``cutout models pull`` (which calls
+:func:`download`), a file baked into a container image, or a path given by the user
+(``--weights`` / ``CUTOUT_WEIGHTS``). Nothing here runs at import, and constructors never
+download.
+
+Cache layout: ``$CUTOUT_HOME/weights/<filename>`` (``CUTOUT_HOME`` defaults to the user's
+cache dir, e.g. ``~/.cache/cutout``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import platformdirs
+
+from cutout.errors import ChecksumError, WeightsMissingError
+from cutout.models.registry import ModelSpec
+
+__all__ = [
+    "ResolvedWeights",
+    "cache_dir",
+    "cutout_home",
+    "embedded_path",
+    "file_digest",
+    "resolve_weights",
+    "verify_file",
+]
+
+_CHUNK = 1 << 20
+
+
+def cutout_home(env: dict[str, str] | None = None) -> Path:
+    """``$CUTOUT_HOME`` or the platform's user cache dir for cutout."""
+    environ = os.environ if env is None else env
+    value = environ.get("CUTOUT_HOME")
+    return Path(value).expanduser() if value else Path(platformdirs.user_cache_dir("cutout"))
+
+
+def cache_dir(home: Path | None = None) -> Path:
+    return (home or cutout_home()) / "weights"
+
+
+def embedded_path(spec: ModelSpec) -> Path:
+    """The path of a weights file that ships inside the package."""
+    ref = resources.files("cutout.models").joinpath("data", spec.weights.filename)
+    return Path(str(ref))
+
+
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    digest = hashlib.new(algorithm)
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_file(spec: ModelSpec, path: Path) -> str:
+    """Check ``path`` against the spec's published digests; return its sha256.
+
+    Raises :class:`ChecksumError` naming the file, the expected and the actual digest.
+    """
+    sha256 = file_digest(path, "sha256")
+    expected_sha = spec.weights.sha256
+    if expected_sha and sha256 != expected_sha:
+        raise ChecksumError(
+            f"{path}: sha256 {sha256} does not match {expected_sha} for model {spec.name}"
+        )
+    if spec.weights.md5 and not expected_sha:
+        md5 = file_digest(path, "md5")
+        if md5 != spec.weights.md5:
+            raise ChecksumError(
+                f"{path}: md5 {md5} does not match {spec.weights.md5} for model {spec.name}"
+            )
+    return sha256
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    path: Path
+    source: str  # "embedded" | "cache" | "user"
+    verified: bool  # True when checked against the published digest
+
+
+def resolve_weights(
+    spec: ModelSpec, override: Path | None = None, *, home: Path | None = None
+) -> ResolvedWeights:
+    """Find the weights for ``spec`` without downloading anything.
+
+    ``override`` (``--weights`` / ``CUTOUT_WEIGHTS``) wins; then the embedded file; then
+    the cache. Missing weights raise :class:`WeightsMissingError` with the manual step.
+    """
+    if override is not None:
+        if not override.is_file():
+            raise WeightsMissingError(f"weights file {override} for model {spec.name} not found")
+        return ResolvedWeights(override, "user", verified=False)
+    if spec.weights.embedded:
+        return ResolvedWeights(embedded_path(spec), "embedded", verified=True)
+    cached = cache_dir(home) / spec.weights.filename
+    if cached.is_file():
+        return ResolvedWeights(cached, "cache", verified=True)
+    raise WeightsMissingError(missing_message(spec, cached))
+
+
+def missing_message(spec: ModelSpec, expected: Path) -> str:
+    return (
+        f"weights for model {spec.name} are not in the cache ({expected}). "
+        f"Run `cutout models pull {spec.name}` (downloads {spec.weights.url}), "
+        f"or download that URL yourself and pass it with --weights PATH "
+        f"(or CUTOUT_WEIGHTS=PATH), or copy it to {expected}."
+    )
