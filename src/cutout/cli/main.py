@@ -1,0 +1,70 @@
+"""Entry point of the ``cutout`` command.
+
+Each command lives in its own module ``cutout.cli.<name>`` exposing
+``register(subparsers) -> None``, which adds its parser and sets ``func`` (a callable
+``(argparse.Namespace) -> int``) as a default. Command modules import nothing heavy at
+module level, so ``cutout --help`` stays fast.
+
+Exit codes: 0 success, 1 failure (some inputs failed, or a CutoutError), 2 usage error.
+No tracebacks unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+
+from cutout import __version__
+from cutout.errors import CutoutError
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+COMMANDS = ("remove", "models", "info", "serve", "bench", "deploy")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(2, f"cutout: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cutout", description="Self-hosted background removal.")
+    parser.add_argument("--version", action="version", version=f"cutout {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"cutout.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"cutout.cli.{name}":
+                raise
+            continue  # command not built yet
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        code: int = args.func(args)
+        return code
+    except CutoutError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"cutout: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("cutout: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
