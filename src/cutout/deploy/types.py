@@ -1,0 +1,226 @@
+"""Typed records shared by the planner and the live tooling (apply, status, quota request).
+
+Quantities are integers in the units the quotas count: GPUs, milli-vCPU, bytes. The
+Cloud Run spellings (``"4"``, ``"16Gi"``) are derived from them (:mod:`cutout.deploy.units`).
+
+A quota limit of ``None`` means unlimited; a region missing from a quota's limits has
+limit 0 (Cloud Run offers nothing there for this project).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from cutout.deploy.units import format_cpu, format_memory
+
+__all__ = [
+    "CPU_QUOTA",
+    "L4_NO_ZONAL_QUOTA",
+    "L4_ZONAL_QUOTA",
+    "MEMORY_QUOTA",
+    "QUOTA_IDS",
+    "Candidate",
+    "Kind",
+    "Plan",
+    "QuotaLimits",
+    "RegionUsage",
+    "Shortfall",
+    "Step",
+]
+
+# Cloud Quotas API quota ids of service run.googleapis.com (dimension ``region``).
+L4_ZONAL_QUOTA = "NvidiaL4GpuAllocPerProjectRegion"
+L4_NO_ZONAL_QUOTA = "NvidiaL4GpuAllocNoZonalRedundancyPerProjectRegion"
+CPU_QUOTA = "CpuAllocPerProjectRegion"  # milli-vCPU
+MEMORY_QUOTA = "MemAllocPerProjectRegion"  # bytes
+QUOTA_IDS: tuple[str, ...] = (L4_ZONAL_QUOTA, L4_NO_ZONAL_QUOTA, CPU_QUOTA, MEMORY_QUOTA)
+
+Kind = Literal["gpu", "cpu"]
+# Where a candidate sits on the fallback ladder, in the planner's order.
+Step = Literal["gpu-zonal", "gpu-no-zonal", "gpu-fewer", "cpu"]
+
+
+@dataclass(frozen=True)
+class QuotaLimits:
+    """The limits in force in one region (Cloud Quotas ``dimensionsInfos[].details.value``)."""
+
+    region: str
+    l4_gpus_zonal: int | None = 0
+    l4_gpus_no_zonal: int | None = 0
+    cpu_milli: int | None = 0
+    memory_bytes: int | None = 0
+
+    def limit(self, quota_id: str) -> int | None:
+        return {
+            L4_ZONAL_QUOTA: self.l4_gpus_zonal,
+            L4_NO_ZONAL_QUOTA: self.l4_gpus_no_zonal,
+            CPU_QUOTA: self.cpu_milli,
+            MEMORY_QUOTA: self.memory_bytes,
+        }[quota_id]
+
+
+@dataclass(frozen=True)
+class RegionUsage:
+    """Allocation already taken in a region by OTHER services: sum of max instances x
+    per-instance resources (what admission counts, whatever min instances is)."""
+
+    region: str
+    l4_gpus_zonal: int = 0
+    l4_gpus_no_zonal: int = 0
+    cpu_milli: int = 0
+    memory_bytes: int = 0
+    services: tuple[str, ...] = ()  # short names of the services counted
+
+    def used(self, quota_id: str) -> int:
+        return {
+            L4_ZONAL_QUOTA: self.l4_gpus_zonal,
+            L4_NO_ZONAL_QUOTA: self.l4_gpus_no_zonal,
+            CPU_QUOTA: self.cpu_milli,
+            MEMORY_QUOTA: self.memory_bytes,
+        }[quota_id]
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """One quota that blocks a candidate: ``needed`` = used + requested > ``allowed``.
+
+    ``needed`` is also the limit to ask for (a quota preference sets the limit, not the
+    increment). Units: GPUs, milli-vCPU or bytes, by quota id.
+    """
+
+    quota_id: str
+    region: str
+    used: int
+    requested: int
+    allowed: int
+
+    @property
+    def needed(self) -> int:
+        return self.used + self.requested
+
+    @property
+    def short_by(self) -> int:
+        return self.needed - self.allowed
+
+    def describe(self) -> str:
+        def show(value: int) -> str:
+            if self.quota_id == CPU_QUOTA:
+                return f"{value} milli-vCPU ({value / 1000:g} vCPU)"
+            if self.quota_id == MEMORY_QUOTA:
+                return f"{value} bytes ({value / 2**30:g} GiB)"
+            return f"{value} GPU" + ("" if value == 1 else "s")
+
+        return (
+            f"{self.quota_id} in {self.region}: needs {show(self.needed)} "
+            f"(used by other services {show(self.used)} + this revision "
+            f"{show(self.requested)}), limit {show(self.allowed)}, short by "
+            f"{show(self.short_by)}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "quota_id": self.quota_id,
+            "region": self.region,
+            "used": self.used,
+            "requested": self.requested,
+            "allowed": self.allowed,
+            "needed": self.needed,
+            "short_by": self.short_by,
+        }
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One way to deploy: a region, a device kind, per-instance resources and max instances.
+
+    ``fits`` is about quota only; ``within_budget`` about the daily budget. The planner
+    chooses the first candidate with both.
+    """
+
+    kind: Kind
+    step: Step
+    region: str
+    gpu_type: str | None  # "nvidia-l4" for kind gpu, None for cpu
+    gpu_zonal_redundancy: bool | None  # None for cpu (--gpu=0 drops the setting)
+    max_instances: int
+    min_instances: int
+    cpu_milli: int
+    memory_bytes: int
+    concurrency: int
+    model: str
+    fits: bool
+    blocked_by: str | None = None  # the first blocking quota id
+    shortfalls: tuple[Shortfall, ...] = ()
+    reason: str = ""  # why it fits or not, in words
+    cost_per_hour_usd: float = 0.0  # one instance, one active hour
+    max_cost_per_day_usd: float = 0.0  # ceiling: max instances busy 24 h
+    min_cost_per_day_usd: float = 0.0  # always-on cost of min instances
+    within_budget: bool = True
+    prices_as_of: str = ""
+
+    @property
+    def gpus_per_instance(self) -> int:
+        return 1 if self.kind == "gpu" else 0
+
+    @property
+    def cpu(self) -> str:
+        """Per-instance CPU limit as Cloud Run spells it (``"4"``)."""
+        return format_cpu(self.cpu_milli)
+
+    @property
+    def memory(self) -> str:
+        """Per-instance memory limit as Cloud Run spells it (``"16Gi"``)."""
+        return format_memory(self.memory_bytes)
+
+    @property
+    def usable(self) -> bool:
+        return self.fits and self.within_budget
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "step": self.step,
+            "region": self.region,
+            "gpu_type": self.gpu_type,
+            "gpu_zonal_redundancy": self.gpu_zonal_redundancy,
+            "max_instances": self.max_instances,
+            "min_instances": self.min_instances,
+            "cpu": self.cpu,
+            "memory": self.memory,
+            "concurrency": self.concurrency,
+            "model": self.model,
+            "fits": self.fits,
+            "blocked_by": self.blocked_by,
+            "shortfalls": [s.to_json() for s in self.shortfalls],
+            "reason": self.reason,
+            "cost_per_hour_usd": self.cost_per_hour_usd,
+            "max_cost_per_day_usd": self.max_cost_per_day_usd,
+            "min_cost_per_day_usd": self.min_cost_per_day_usd,
+            "within_budget": self.within_budget,
+            "prices_as_of": self.prices_as_of,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The ordered candidates and the chosen one (None when nothing fits)."""
+
+    chosen: Candidate | None
+    candidates: tuple[Candidate, ...]
+    # When nothing is chosen: what to request, one line per quota, preferred first.
+    requests: tuple[str, ...] = field(default=())
+
+    def fallbacks(self) -> tuple[Candidate, ...]:
+        """Usable candidates after the chosen one, in order (for retry at admission)."""
+        if self.chosen is None:
+            return ()
+        index = self.candidates.index(self.chosen)
+        return tuple(c for c in self.candidates[index + 1 :] if c.usable)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "chosen": None if self.chosen is None else self.chosen.to_json(),
+            "candidates": [c.to_json() for c in self.candidates],
+            "requests": list(self.requests),
+        }
