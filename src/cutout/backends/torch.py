@@ -1,0 +1,250 @@
+"""PyTorch backend for InSPyReNet: device choice, batching, and falling back instead of failing.
+
+Device ``auto`` prefers CUDA, then Apple MPS, then the CPU. On CUDA the forward runs under
+fp16/bf16 autocast with channels-last tensors and cuDNN autotuning. A GPU that fails to
+initialise, or runs out of memory, never fails the request: the batch is halved until
+it fits, then the model moves to the CPU. Each step is logged once and recorded in
+:attr:`DeviceInfo.fallbacks` (surfaced by ``/model-info`` and the metrics).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from cutout.backends.base import DeviceInfo, FloatArray
+from cutout.errors import DeviceError, ModelError
+from cutout.models.inspyrenet.checkpoint import load_network
+from cutout.models.registry import ModelSpec
+from cutout.models.weights import file_digest, verify_file
+
+__all__ = ["DeviceProbe", "TorchBackend", "is_out_of_memory", "next_step", "select_device"]
+
+logger = logging.getLogger(__name__)
+
+CpuPrecision = Literal["float32", "bfloat16"]
+
+
+@dataclass(frozen=True)
+class DeviceProbe:
+    """What hardware torch sees; injectable so that device selection is testable anywhere."""
+
+    cuda_available: Callable[[], bool] = torch.cuda.is_available
+    mps_available: Callable[[], bool] = torch.backends.mps.is_available
+
+
+def select_device(requested: str, probe: DeviceProbe | None = None) -> str:
+    """Resolve ``auto`` | ``cpu`` | ``cuda[:N]`` | ``mps`` to a torch device string."""
+    probe = probe or DeviceProbe()
+    kind = requested.split(":", 1)[0]
+    if requested == "auto":
+        if probe.cuda_available():
+            return "cuda"
+        return "mps" if probe.mps_available() else "cpu"
+    if kind == "cpu":
+        return "cpu"
+    if kind == "cuda":
+        if not probe.cuda_available():
+            raise DeviceError(f"device {requested!r} requested but torch sees no CUDA device")
+        return requested
+    if kind == "mps":
+        if not probe.mps_available():
+            raise DeviceError("device 'mps' requested but torch sees no Apple MPS device")
+        return "mps"
+    raise DeviceError(f"unknown device {requested!r}; use auto, cpu, cuda, cuda:N or mps")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    text = str(exc).lower()
+    return "out of memory" in text or "can't allocate memory" in text
+
+
+def next_step(device_kind: str, batch: int) -> tuple[str, int]:
+    """What to do after running out of memory with ``batch`` images on ``device_kind``:
+    ("halve", smaller batch), ("cpu", batch) to move to the CPU, or ("fail", batch)."""
+    if batch > 1:
+        return "halve", batch // 2
+    if device_kind != "cpu":
+        return "cpu", batch
+    return "fail", batch
+
+
+class TorchBackend:
+    """One InSPyReNet checkpoint on one device (see the module docstring)."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        weights: Path,
+        *,
+        device: str = "auto",
+        threads: int | None = None,
+        verify: bool = True,
+        cpu_precision: CpuPrecision = "float32",
+        probe: DeviceProbe | None = None,
+    ) -> None:
+        self.spec = spec
+        self.weights = weights
+        self.requested_device = device
+        self.threads = threads or os.cpu_count() or 1
+        self.verify = verify
+        self.cpu_precision = cpu_precision
+        self.probe = probe or DeviceProbe()
+        self.network: torch.nn.Module | None = None
+        self.max_batch = spec.max_batch
+        self._torch_device = torch.device("cpu")
+        self._autocast: torch.dtype | None = None
+        self._sha256: str | None = None
+        self._device = DeviceInfo(kind="cpu", name="not loaded")
+        self._lock = threading.Lock()
+        self._warned = False
+
+    @property
+    def device(self) -> DeviceInfo:
+        return self._device
+
+    @property
+    def weights_sha256(self) -> str | None:
+        return self._sha256
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def load(self) -> None:
+        with self._lock:
+            if self.network is not None:
+                return
+            # official files resolved from the cache are checked against the published
+            # md5; a user's --weights file is only identified by its sha256
+            if self.verify:
+                self._sha256 = verify_file(self.spec, self.weights)
+            else:
+                self._sha256 = file_digest(self.weights)
+            network = load_network(self.weights, self.spec.input_size)
+            target = select_device(self.requested_device, self.probe)
+            self.network = network
+            if target != "cpu":
+                try:
+                    self._place(target)
+                    return
+                except Exception as exc:  # any init failure: driver, arch, OOM
+                    self._fallback(f"{target} failed to initialise ({_short(exc)}) -> cpu")
+            self._place("cpu")
+
+    def close(self) -> None:
+        with self._lock:
+            if self.network is not None and self._torch_device.type == "cuda":
+                self.network = None
+                torch.cuda.empty_cache()
+            self.network = None
+
+    # -- inference ---------------------------------------------------------------------
+    def predict(self, batch: FloatArray) -> FloatArray:
+        with self._lock:
+            if self.network is None:
+                raise ModelError(f"backend for {self.spec.name} used before load()")
+            images = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
+            outputs: list[FloatArray] = []
+            start = 0
+            while start < images.shape[0]:
+                size = min(self.max_batch, images.shape[0] - start)
+                try:
+                    outputs.append(self._forward(images[start : start + size]))
+                except RuntimeError as exc:  # torch.OutOfMemoryError is a RuntimeError
+                    if not is_out_of_memory(exc):
+                        raise ModelError(f"{self.spec.name} forward failed: {exc}") from exc
+                    self._recover(size, exc)
+                    continue
+                start += size
+            return np.concatenate(outputs, axis=0)
+
+    def _forward(self, images: torch.Tensor) -> FloatArray:
+        assert self.network is not None
+        device = self._torch_device
+        with torch.inference_mode():
+            inputs = images.to(device, non_blocking=True)
+            if device.type == "cuda":
+                inputs = inputs.contiguous(memory_format=torch.channels_last)
+            if self._autocast is not None:
+                with torch.autocast(device.type, dtype=self._autocast):
+                    logits = self.network(inputs)
+            else:
+                logits = self.network(inputs)
+            saliency = torch.sigmoid(logits.float())[:, 0]
+            result: FloatArray = saliency.cpu().numpy().astype(np.float32, copy=False)
+        return result
+
+    def _recover(self, size: int, exc: RuntimeError) -> None:
+        kind = self._torch_device.type
+        action, smaller = next_step(kind, size)
+        if action == "fail":
+            raise DeviceError(
+                f"out of memory running {self.spec.name} on the CPU with one image"
+            ) from exc
+        if kind == "cuda":
+            torch.cuda.empty_cache()
+        if action == "halve":
+            self.max_batch = smaller
+            self._fallback(f"{kind} out of memory at batch {size} -> {smaller}")
+        else:
+            self._fallback(f"{kind} out of memory at batch 1 -> cpu")
+            self._place("cpu")
+
+    # -- placement ---------------------------------------------------------------------
+    def _place(self, target: str) -> None:
+        assert self.network is not None
+        device = torch.device(target)
+        fallbacks = self._device.fallbacks
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+            network = self.network.to(device)
+            self.network = network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            bf16 = torch.cuda.is_bf16_supported()
+            self._autocast = torch.bfloat16 if bf16 else torch.float16
+            props = torch.cuda.get_device_properties(device)
+            info = DeviceInfo(
+                kind="cuda",
+                name=str(props.name),
+                precision="bfloat16" if bf16 else "float16",
+                memory_total_bytes=int(props.total_memory),
+                providers=("torch",),
+            )
+        elif device.type == "mps":
+            self.network = self.network.to(device)
+            self._autocast = torch.float16
+            info = DeviceInfo(
+                kind="mps", name="Apple MPS", precision="float16", providers=("torch",)
+            )
+        else:
+            self.network = self.network.to(device)
+            torch.set_num_threads(self.threads)
+            self._autocast = torch.bfloat16 if self.cpu_precision == "bfloat16" else None
+            info = DeviceInfo(
+                kind="cpu",
+                name=f"CPU (torch {torch.__version__})",
+                precision=self.cpu_precision,
+                threads=self.threads,
+                providers=("torch",),
+            )
+        info.fallbacks = fallbacks
+        self._torch_device = device
+        self._device = info
+
+    def _fallback(self, line: str) -> None:
+        self._device.fallbacks.append(line)
+        if not self._warned:
+            self._warned = True
+            logger.warning("%s: %s", self.spec.name, line)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:200]
