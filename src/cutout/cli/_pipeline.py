@@ -1,0 +1,177 @@
+"""Run many images through one Engine, overlapping file work with inference.
+
+Three stages, each with its own threads, joined by a queue::
+
+    decode pool (read + Engine.prepare) ──▶ model thread (Engine.infer, batched)
+                                              ──▶ encode pool (Engine.finish + write)
+
+The model thread is the caller's thread and the only one that touches the backend; it
+batches whatever prepared images are waiting, up to the model's batch size. A semaphore
+bounds the images in flight (decoded, waiting or being encoded), so memory stays bounded
+however many files there are. Results are written in completion order, and every job is
+reported exactly once, as written or failed with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from cutout.backends.base import FloatArray
+from cutout.cli._paths import Job
+from cutout.engine import Engine, Prepared
+from cutout.errors import CutoutError
+from cutout.options import RemoveOptions
+
+__all__ = ["Reporter", "run_jobs", "write_atomically"]
+
+# (job, None) when written, (job, reason) when failed
+Reporter = Callable[[Job, str | None], None]
+
+_Item = tuple[Job, Prepared | None, str | None]
+
+
+def describe(exc: BaseException, *, debug: bool) -> str:
+    """The one-line reason for a failed job; the traceback too when debugging."""
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    if isinstance(exc, CutoutError):
+        return exc.message
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    return f"unexpected error ({type(exc).__name__}: {exc}); rerun with --debug for details"
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file, so no half-written output remains."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _read(job: Job) -> bytes:
+    if job.source is None:
+        return sys.stdin.buffer.read()
+    return job.source.read_bytes()
+
+
+def _write(job: Job, data: bytes) -> None:
+    if job.output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        write_atomically(job.output, data)
+
+
+def run_jobs(
+    engine: Engine,
+    jobs: Sequence[Job],
+    options: RemoveOptions,
+    report: Reporter,
+    *,
+    workers: int | None = None,
+    debug: bool = False,
+) -> None:
+    """Process every job; ``report`` is called once per job, from any thread."""
+    if not jobs:
+        return
+    workers = workers or max(1, min(4, (os.cpu_count() or 2) // 2))
+    max_batch = max(1, engine.spec.max_batch)
+    slots = threading.Semaphore(max_batch + 2 * workers)
+    ready: queue.Queue[_Item] = queue.Queue()
+    stop = threading.Event()
+
+    def prepare(job: Job) -> None:
+        try:
+            prepared = engine.prepare(_read(job))
+        except Exception as exc:  # every input is accounted for, whatever went wrong
+            ready.put((job, None, describe(exc, debug=debug)))
+        else:
+            ready.put((job, prepared, None))
+
+    def finish(job: Job, prepared: Prepared, saliency: FloatArray) -> None:
+        try:
+            _write(job, engine.finish(prepared, saliency, options).data)
+        except Exception as exc:
+            report(job, describe(exc, debug=debug))
+        else:
+            report(job, None)
+        finally:
+            slots.release()
+
+    with (
+        ThreadPoolExecutor(workers, thread_name_prefix="cutout-decode") as decoders,
+        ThreadPoolExecutor(workers, thread_name_prefix="cutout-encode") as encoders,
+    ):
+
+        def feed() -> None:
+            for job in jobs:
+                while not slots.acquire(timeout=0.1):
+                    if stop.is_set():
+                        return
+                if stop.is_set():
+                    return
+                decoders.submit(prepare, job)
+
+        feeder = threading.Thread(target=feed, name="cutout-feed", daemon=True)
+        feeder.start()
+        try:
+            _infer_loop(engine, ready, len(jobs), max_batch, report, encoders, finish, slots, debug)
+        except BaseException:
+            stop.set()
+            decoders.shutdown(wait=False, cancel_futures=True)
+            encoders.shutdown(wait=False, cancel_futures=True)
+            raise
+        feeder.join()
+
+
+def _infer_loop(
+    engine: Engine,
+    ready: queue.Queue[_Item],
+    total: int,
+    max_batch: int,
+    report: Reporter,
+    encoders: ThreadPoolExecutor,
+    finish: Callable[[Job, Prepared, FloatArray], None],
+    slots: threading.Semaphore,
+    debug: bool,
+) -> None:
+    received = 0
+    while received < total:
+        items = [ready.get()]
+        while len(items) < max_batch:
+            try:
+                items.append(ready.get_nowait())
+            except queue.Empty:
+                break
+        received += len(items)
+        good: list[tuple[Job, Prepared]] = []
+        for job, prepared, reason in items:
+            if prepared is None:
+                report(job, reason)
+                slots.release()
+            else:
+                good.append((job, prepared))
+        if not good:
+            continue
+        try:
+            saliencies = engine.infer([prepared for _, prepared in good])
+        except Exception as exc:
+            reason = describe(exc, debug=debug)
+            for job, _ in good:
+                report(job, reason)
+                slots.release()
+            continue
+        for (job, prepared), saliency in zip(good, saliencies, strict=True):
+            encoders.submit(finish, job, prepared, saliency)

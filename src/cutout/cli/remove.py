@@ -1,0 +1,168 @@
+"""``cutout remove INPUT... [-o OUTPUT]``: remove the background of files, folders, globs.
+
+Exit codes: 0 when every input was written (or skipped), 1 when some failed (one line
+``cutout: PATH: reason`` each; every other file is still written), 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cutout.cli._paths import STDIO, Job, UsageError, expand_inputs, plan_jobs
+from cutout.errors import InvalidOptionError
+
+if TYPE_CHECKING:
+    from cutout.options import RemoveOptions
+
+__all__ = ["register", "run"]
+
+_EXTENSION_FORMATS = {".png": "png", ".webp": "webp", ".jpg": "jpg", ".jpeg": "jpg", ".zip": "zip"}
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from cutout.models.registry import model_names
+    from cutout.options import OUTPUT_FORMATS
+
+    parser = subparsers.add_parser(
+        "remove",
+        help="remove the background of images",
+        description="Remove the background of image files, folders (recursive), globs "
+        "or '-' (stdin). Without -o, writes <stem>.cutout.<ext> beside each input.",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="file, folder, glob or -")
+    parser.add_argument(
+        "-o", "--output", metavar="OUTPUT", help="output file (one input), folder, or - (stdout)"
+    )
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", choices=model_names(), help="default: u2netp or CUTOUT_MODEL")
+    model.add_argument(
+        "--weights", type=Path, metavar="PATH", help="weights file (or CUTOUT_WEIGHTS)"
+    )
+    model.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: auto")
+    model.add_argument(
+        "--resize", choices=("static", "dynamic"), help="model input size policy (default: model's)"
+    )
+    model.add_argument(
+        "--max-megapixels", type=float, metavar="MP", help="refuse larger images (default 50)"
+    )
+    output = parser.add_argument_group("output")
+    output.add_argument("--mask", action="store_true", help="write the alpha mask only")
+    output.add_argument(
+        "--bg", metavar="COLOR|IMAGE|blur", help="background: colour, image file or 'blur'"
+    )
+    output.add_argument("--crop", action="store_true", help="crop to the subject")
+    output.add_argument("--margin", metavar="N|N%", help="crop margin, px or %% (with --crop)")
+    output.add_argument("--canvas", metavar="WxH", help="place the subject on a WxH canvas")
+    output.add_argument(
+        "--fill", metavar="F", help="subject's share of the canvas: 0.8 or 80%% (default)"
+    )
+    output.add_argument("--shadow", action="store_true", help="add a soft drop shadow")
+    output.add_argument("--format", choices=OUTPUT_FORMATS, help="default: -o's extension, or png")
+    output.add_argument("--threshold", metavar="T", help="hard alpha at T: 0.5 or 50%%")
+    output.add_argument("--invert", action="store_true", help="keep the background instead")
+    output.add_argument(
+        "--refine-edges", action="store_true", help="decontaminate edge colours (fur, hair)"
+    )
+    run_group = parser.add_argument_group("run")
+    run_group.add_argument(
+        "--skip-existing", action="store_true", help="skip inputs whose output already exists"
+    )
+    run_group.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def _usage(message: str) -> int:
+    print(f"cutout: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _format(args: argparse.Namespace, single_file: bool) -> str:
+    if args.format:
+        return str(args.format)
+    if args.output and args.output != STDIO and single_file and not Path(args.output).is_dir():
+        suffix = Path(args.output).suffix.lower()
+        if suffix in _EXTENSION_FORMATS:
+            return _EXTENSION_FORMATS[suffix]
+        if suffix:
+            raise UsageError(f"cannot tell the format from -o {args.output}; add --format")
+    return "png"
+
+
+def run(args: argparse.Namespace) -> int:
+    from cutout.cli._options import build_options
+
+    output_folder = Path(args.output) if args.output and args.output != STDIO else None
+    try:
+        found, failed = expand_inputs(args.inputs, skip_folder=output_folder)
+        single_file = len(found) == 1 and found[0].single and not failed
+        fmt = _format(args, single_file)
+        options = build_options(args, fmt)
+        jobs = plan_jobs(found, args.output, fmt)
+        if any(job.output is None for job in jobs) and sys.stdout.isatty():
+            raise UsageError("refusing to write image bytes to a terminal; use -o FILE")
+    except (UsageError, InvalidOptionError) as exc:
+        return _usage(str(exc) if isinstance(exc, UsageError) else exc.message)
+    return _execute(args, jobs, failed, options)
+
+
+def _execute(
+    args: argparse.Namespace,
+    jobs: list[Job],
+    failed: list[Job],
+    options: RemoveOptions,
+) -> int:
+    from cutout.cli._pipeline import run_jobs
+    from cutout.cli._progress import Progress
+    from cutout.config import load_settings
+    from cutout.engine import Engine
+
+    refused = [job for job in jobs if job.error is not None]
+    todo = [job for job in jobs if job.error is None]
+    skipped = 0
+    if args.skip_existing:
+        kept = [job for job in todo if job.output is None or not job.output.exists()]
+        skipped = len(todo) - len(kept)
+        todo = kept
+    total = len(failed) + len(refused) + len(todo)
+    progress = Progress(total, sys.stderr, enabled=not args.quiet and sys.stderr.isatty())
+    failures = 0
+
+    def report(job: Job, reason: str | None) -> None:
+        nonlocal failures
+        if reason is not None:
+            failures += 1
+            progress.line(f"cutout: {job.display}: {reason}")
+        progress.advance(failed=reason is not None)
+
+    for job in failed + refused:
+        report(job, job.error)
+    if todo:
+        settings = load_settings(
+            model=args.model,
+            weights=args.weights,
+            device=args.device,
+            resize=args.resize,
+            max_megapixels=args.max_megapixels,
+        )
+        engine = Engine(
+            settings.model,
+            weights=settings.weights,
+            device=settings.device,
+            threads=settings.threads,
+            resize=settings.resize,
+            max_pixels=settings.max_pixels,
+        )
+        try:
+            engine.load()  # a missing model fails once, before any file is read
+            run_jobs(engine, todo, options, report, debug=args.debug)
+        finally:
+            engine.close()
+    progress.close()
+    if not args.quiet and sys.stderr.isatty() and total > 1:
+        written = total - failures
+        extra = f", {skipped} skipped" if skipped else ""
+        print(f"cutout: {written} written, {failures} failed{extra}", file=sys.stderr)
+    return 1 if failures else 0
