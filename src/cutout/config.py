@@ -7,10 +7,10 @@ build a :class:`Settings` and pass values down.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cutout.errors import ConfigError
 
@@ -46,17 +46,36 @@ class Settings(BaseSettings):
 
     # remote images (image_url / bg_image_url): off unless hosts are allowed
     allow_urls: bool = False
-    url_allow_hosts: tuple[str, ...] = ()
+    url_allow_hosts: Annotated[tuple[str, ...], NoDecode] = ()
     url_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
     url_timeout_s: float = Field(default=10.0, gt=0)
 
     # access
-    api_keys: tuple[str, ...] = ()
+    api_keys: Annotated[tuple[str, ...], NoDecode] = ()
     api_keys_file: Path | None = None
     rate_limit_mp_per_minute: float | None = Field(default=None, gt=0)
 
     log_format: Literal["json", "text"] = "json"
     log_level: str = "info"
+    # Cloud Logging trace links need the project id (projects/P/traces/ID).
+    gcp_project: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CUTOUT_GCP_PROJECT", "GOOGLE_CLOUD_PROJECT"),
+    )
+    # Cloud Run sets K_REVISION; /model-info reports it.
+    k_revision: str | None = Field(default=None, validation_alias=AliasChoices("K_REVISION"))
+
+    # TEST ONLY: serve the fake backend (no weights) with this delay per batch, so tests
+    # of queueing, deadlines and shutdown can hold requests in flight deterministically.
+    testing_fake_delay_s: float | None = Field(default=None, ge=0)
+
+    @field_validator("api_keys", "url_allow_hosts", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        # env values are "a,b,c"; Python callers pass a list or tuple
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @property
     def max_pixels(self) -> int:

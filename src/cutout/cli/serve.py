@@ -1,0 +1,87 @@
+"""``cutout serve``: run the HTTP API with uvicorn.
+
+The app comes from :func:`cutout.server.app.create_app`; this module only turns flags into
+:class:`Settings` and runs uvicorn with the graceful-shutdown grace. ``$PORT`` (Cloud Run)
+is honoured through the settings; ``--port`` wins over it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the HTTP API",
+        description="Serve the HTTP API (native /v1/remove, remove.bg /v1.0/removebg).",
+    )
+    parser.add_argument("--host", help="address to bind (default 0.0.0.0)")
+    parser.add_argument("--port", type=int, help="port (default $PORT, else 8000)")
+    parser.add_argument("--model", help="model name (default u2netp, embedded)")
+    parser.add_argument("--weights", type=Path, help="weights file for the model")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    parser.add_argument("--threads", type=int, help="intra-op threads for the model")
+    parser.add_argument("--max-batch", type=int, help="images per batched forward (default 8)")
+    parser.add_argument("--batch-wait-ms", type=float, help="max wait to fill a batch (5)")
+    parser.add_argument("--queue-size", type=int, help="image requests in the server (64)")
+    parser.add_argument("--request-timeout", type=float, help="seconds per request (60)")
+    parser.add_argument("--shutdown-grace", type=float, help="SIGTERM drain seconds (8)")
+    parser.add_argument("--max-upload-mb", type=float, help="upload limit in MB (25)")
+    parser.add_argument("--max-megapixels", type=float, help="image size limit (50)")
+    parser.add_argument("--workers", type=int, help="decode/encode threads (CPU count)")
+    parser.add_argument("--log-format", choices=("json", "text"))
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import math
+    import signal
+
+    import uvicorn
+
+    from cutout.config import load_settings
+    from cutout.server.app import create_app
+    from cutout.server.logs import configure_logging
+
+    max_upload = int(args.max_upload_mb * 1024 * 1024) if args.max_upload_mb is not None else None
+    settings = load_settings(
+        host=args.host,
+        port=args.port,
+        model=args.model,
+        weights=args.weights,
+        device=args.device,
+        threads=args.threads,
+        max_batch=args.max_batch,
+        batch_wait_ms=args.batch_wait_ms,
+        queue_size=args.queue_size,
+        request_timeout_s=args.request_timeout,
+        shutdown_grace_s=args.shutdown_grace,
+        max_upload_bytes=max_upload,
+        max_megapixels=args.max_megapixels,
+        workers=args.workers,
+        log_format=args.log_format,
+        log_level=args.log_level,
+    )
+    configure_logging(settings.log_format, settings.log_level)
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
+        # the queue bounds image work; this bounds sockets held open
+        limit_concurrency=settings.queue_size * 4 + 32,
+    )
+    server = uvicorn.Server(config)
+    # uvicorn re-raises the captured signal after its graceful shutdown; with a no-op
+    # handler in place, a SIGTERM that drained cleanly ends the process with exit 0.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    server.run()
+    return 0

@@ -1,0 +1,171 @@
+"""What one app holds (engine, batcher, pools, metrics) and the request pipeline.
+
+:meth:`ServerState.remove` is the one path every image route takes::
+
+    admit (bounded)  ->  decode+preprocess (thread pool)  ->  batcher (worker thread)
+                     ->  postprocess+compose+encode (thread pool)
+
+so the event loop only awaits. ``queue_size`` bounds the image requests inside the
+server at once (reading, decoding, waiting, running, encoding); one more is answered 503
+with ``Retry-After`` before its body is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+from cutout.config import Settings
+from cutout.engine import Engine, Prepared, RemoveResult
+from cutout.imaging.decode import DecodedImage, decode
+from cutout.options import RemoveOptions
+from cutout.server.auth import load_keys
+from cutout.server.batcher import Batcher
+from cutout.server.errors import DeadlineExceededError, NotReadyError, OverloadedError
+from cutout.server.lifecycle import ModelLoader
+from cutout.server.metrics import Metrics
+from cutout.server.ratelimit import MegapixelLimiter
+
+__all__ = ["Admission", "ServerState"]
+
+T = TypeVar("T")
+
+# (decoded image) -> the image to process (e.g. downscaled) and the options to use
+Planner = Callable[[DecodedImage], tuple[DecodedImage, RemoveOptions]]
+# called with the input megapixels once they are known, before inference (rate limits)
+Charger = Callable[[float], None]
+
+
+@dataclass
+class Admission:
+    """A counter of image requests inside the server, bounded by ``limit``."""
+
+    limit: int
+    active: int = 0
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        if self.active >= self.limit:
+            raise OverloadedError(
+                f"the server is busy ({self.active} requests in progress), retry shortly"
+            )
+        self.active += 1
+        try:
+            yield
+        finally:
+            self.active -= 1
+
+
+class ServerState:
+    def __init__(self, settings: Settings, engine: Engine, *, owns_engine: bool) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.owns_engine = owns_engine
+        self.metrics = Metrics()
+        self.loader = ModelLoader(engine, on_ready=self._record_model)
+        self.admission = Admission(settings.queue_size)
+        self.keys = load_keys(settings.api_keys, settings.api_keys_file)
+        self.limiter = MegapixelLimiter(settings.rate_limit_mp_per_minute)
+        self.batcher = Batcher(
+            engine,
+            max_batch=settings.max_batch,
+            max_wait_s=settings.batch_wait_ms / 1000,
+            queue_size=settings.queue_size,
+            on_batch=self.metrics.batch_size.observe,
+        )
+        workers = settings.workers or max(2, os.cpu_count() or 1)
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cutout-io")
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        self.batcher.start()
+        self.loader.start()
+
+    def stop(self) -> None:
+        self.batcher.stop(timeout=self.settings.shutdown_grace_s)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.owns_engine:
+            self.engine.close()
+
+    def _record_model(self) -> None:
+        stats = self.engine.stats
+        self.metrics.model_load_seconds.set(stats.load_seconds)
+        self.metrics.model_warmup_seconds.set(stats.warmup_seconds)
+        self.metrics.model_ready.set(1)
+        device = self.engine.device
+        self.metrics.device.labels(
+            model=self.engine.spec.name,
+            kind=device.kind,
+            name=device.name,
+            precision=device.precision,
+        ).set(1)
+
+    def refresh_gauges(self) -> None:
+        self.metrics.queue_depth.set(self.batcher.depth)
+        self.metrics.in_flight.set(self.admission.active)
+        if self.loader.status == "ready":
+            self.metrics.fallbacks.set(len(self.engine.device.fallbacks))
+        else:
+            self.metrics.model_ready.set(0)
+
+    # -- the pipeline ------------------------------------------------------------------
+    def deadline(self) -> float:
+        return time.monotonic() + self.settings.request_timeout_s
+
+    def require_ready(self) -> None:
+        if self.loader.status == "loading":
+            raise NotReadyError("the model is still loading, retry shortly", retry_after_s=2)
+        if self.loader.status == "failed":
+            raise NotReadyError(f"the model failed to load: {self.loader.error}", retry_after_s=30)
+
+    async def in_pool(self, func: Callable[..., T], *args: object) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, func, *args)
+
+    def decode(self, data: bytes) -> DecodedImage:
+        return decode(data, max_pixels=self.settings.max_pixels)
+
+    async def remove(
+        self,
+        data: bytes,
+        plan: Planner,
+        *,
+        deadline: float,
+        charge: Charger | None = None,
+    ) -> RemoveResult:
+        """Decode, batch, compose and encode one image, never on the event loop."""
+        self.require_ready()
+
+        def prepare() -> tuple[Prepared, RemoveOptions, float]:
+            began = time.perf_counter()
+            image = self.decode(data)
+            decode_seconds = time.perf_counter() - began
+            image, options = plan(image)
+            prepared = self.engine.prepare(image)
+            prepared.timings["decode"] = decode_seconds + prepared.timings.get("decode", 0.0)
+            return prepared, options, image.width * image.height / 1e6
+
+        prepared, options, megapixels = await self.in_pool(prepare)
+        if charge is not None:
+            charge(megapixels)
+        if time.monotonic() >= deadline:
+            self.metrics.rejected.labels(reason="deadline").inc()
+            raise DeadlineExceededError("the request ran past its deadline before inference")
+        try:
+            saliency = await self.batcher.infer(prepared, deadline)
+        except DeadlineExceededError:
+            self.metrics.rejected.labels(reason="deadline").inc()
+            raise
+        except OverloadedError:
+            self.metrics.rejected.labels(reason="queue_full").inc()
+            raise
+        result = await self.in_pool(self.engine.finish, prepared, saliency, options)
+        self.metrics.megapixels.inc(megapixels)
+        self.metrics.observe_stages(result.timings)
+        return result

@@ -1,0 +1,132 @@
+"""Run a real ``cutout serve`` process on a free loopback port, for integration tests.
+
+    from tests.server.live import live_server
+
+    with live_server(env={"CUTOUT_MAX_BATCH": "4"}) as server:
+        httpx.get(f"{server.url}/ready")
+
+The process is ``python -m cutout.cli.main serve --host 127.0.0.1 --port N`` plus
+``args``, with ``env`` layered over the current environment (``CUTOUT_*`` settings).
+The helper waits for ``/ready`` (or only ``/health`` with ``wait="health"``), yields a
+:class:`LiveServer`, and on exit sends SIGTERM and waits for the process to end. The
+server's stderr (JSON log lines) is kept in a file; ``server.log()`` reads it, and a
+start-up failure raises with the log attached.
+
+``env={"CUTOUT_TESTING_FAKE_DELAY_S": "0.2"}`` serves the fake backend instead of a real
+model (test only), to hold requests in flight deterministically.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Literal
+
+import httpx
+
+__all__ = ["LiveServer", "free_port", "live_server"]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class LiveServer:
+    url: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def terminate(self, timeout: float = 20.0) -> int:
+        """SIGTERM, then wait; returns the exit code (kills after ``timeout``)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+def _wait(server: LiveServer, path: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if not server.alive:
+            raise RuntimeError(
+                f"cutout serve exited with {server.process.returncode}:\n{server.log()}"
+            )
+        try:
+            response = httpx.get(server.url + path, timeout=2.0)
+            if response.status_code == 200:
+                return
+            last = f"{response.status_code} {response.text[:200]}"
+        except httpx.TransportError as exc:
+            last = repr(exc)
+        time.sleep(0.05)
+    raise TimeoutError(f"{path} not 200 after {timeout} s ({last}):\n{server.log()}")
+
+
+@contextmanager
+def live_server(
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    *,
+    wait: Literal["ready", "health"] = "ready",
+    timeout: float = 60.0,
+) -> Iterator[LiveServer]:
+    port = free_port()
+    full_env = {**os.environ, "CUTOUT_LOG_FORMAT": "json", **(env or {})}
+    # the checkout's sources, even when the package is not installed in this interpreter
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO / "src"), full_env.get("PYTHONPATH")])
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "cutout.cli.main",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *args,
+    ]
+    with tempfile.TemporaryDirectory(prefix="cutout-live-") as folder:
+        log_path = Path(folder) / "server.log"
+        log_file: IO[bytes] = log_path.open("wb")
+        process = subprocess.Popen(
+            command, env=full_env, stdout=log_file, stderr=subprocess.STDOUT, cwd=folder
+        )
+        server = LiveServer(f"http://127.0.0.1:{port}", port, process, log_path)
+        try:
+            _wait(server, "/" + wait, timeout)
+            yield server
+        finally:
+            if server.alive:
+                with suppress(subprocess.TimeoutExpired):
+                    server.terminate()
+            log_file.close()
