@@ -1,8 +1,18 @@
 """Compose the output image from the photo and its matte (pure functions).
 
-Order of operations: matte adjustments (roi, threshold, invert) -> foreground colours
-(edge decontamination) -> crop / canvas / scale+position geometry -> shadow ->
-background -> mask or RGBA output.
+Order of operations:
+
+1. matte adjustments (:func:`adjust_matte`): hard threshold, invert, then the region of
+   interest (so nothing outside it is foreground, whatever came before);
+2. the empty-matte check (``require_foreground`` -> :class:`NoForegroundError`);
+3. foreground colours: the photo, or with ``refine_edges`` the photo with the old
+   background's colour taken out of the soft edge (:mod:`cutout.imaging.foreground`);
+4. geometry: crop / canvas / scale + position, one transform (:mod:`.geometry`);
+5. shadow from the moved matte (:mod:`.shadow`);
+6. background (colour, cover-fitted image, or the photo's own background blurred) and
+   the over-operator, or the mask alone.
+
+The foreground box is reported in the output's pixels.
 """
 
 from __future__ import annotations
@@ -13,9 +23,20 @@ import numpy as np
 import numpy.typing as npt
 
 from cutout.errors import NoForegroundError
-from cutout.options import ColorBackground, RemoveOptions
+from cutout.imaging.background import blurred_background, cover_fit
+from cutout.imaging.foreground import refine_foreground
+from cutout.imaging.geometry import Layout, plan_layout, warp
+from cutout.imaging.shadow import drop_shadow
+from cutout.options import (
+    Background,
+    BlurBackground,
+    ColorBackground,
+    ImageBackground,
+    RemoveOptions,
+    Roi,
+)
 
-__all__ = ["Box", "Composite", "compose", "foreground_box"]
+__all__ = ["Box", "Composite", "adjust_matte", "compose", "foreground_box"]
 
 FloatArray = npt.NDArray[np.float32]
 ByteArray = npt.NDArray[np.uint8]
@@ -40,7 +61,8 @@ class Composite:
 
     pixels: ByteArray
     foreground: Box | None
-    # the matte aligned with ``pixels`` (for ZIP's alpha.png and JPEG flattening)
+    # the matte aligned with ``pixels`` (for ZIP's alpha.png and JPEG flattening); with a
+    # shadow it includes the shadow's alpha
     alpha: ByteArray
 
     @property
@@ -65,30 +87,198 @@ def foreground_box(alpha: FloatArray | ByteArray, level: float = FOREGROUND_LEVE
     )
 
 
-def compose(rgb: ByteArray, matte: FloatArray, options: RemoveOptions) -> Composite:
-    """Build the output pixels for ``options`` from an image and its [0, 1] matte."""
-    alpha = matte
+def adjust_matte(matte: FloatArray, options: RemoveOptions) -> FloatArray:
+    """The matte after ``threshold``, ``invert`` and ``roi`` (a new float32 array)."""
+    alpha = np.asarray(matte, np.float32)
     if options.threshold is not None:
         alpha = (alpha >= options.threshold).astype(np.float32)
     if options.invert:
         alpha = 1.0 - alpha
-    alpha8 = np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if options.roi is not None:
+        height, width = alpha.shape
+        roi = options.roi
+        if isinstance(roi, tuple):
+            roi = Roi(float(roi[0]), float(roi[1]), float(roi[2]), float(roi[3]))
+        x1, y1, x2, y2 = roi.pixels(width, height)
+        inside = np.zeros_like(alpha)
+        inside[y1:y2, x1:x2] = alpha[y1:y2, x1:x2]
+        alpha = inside
+    if alpha is matte:
+        alpha = alpha.copy()
+    return alpha
+
+
+def _needs_layout(options: RemoveOptions) -> bool:
+    return (
+        options.crop
+        or options.canvas is not None
+        or options.scale is not None
+        or isinstance(options.position, tuple)
+    )
+
+
+def _quantise(alpha: FloatArray) -> ByteArray:
+    result: ByteArray = np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return result
+
+
+def compose(rgb: ByteArray, matte: FloatArray, options: RemoveOptions) -> Composite:
+    """Build the output pixels for ``options`` from an image and its [0, 1] matte."""
+    if rgb.shape[:2] != matte.shape or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"rgb {rgb.shape} and matte {matte.shape} do not match")
+    height, width = matte.shape
+    alpha = adjust_matte(matte, options)
+    alpha8 = _quantise(alpha)
     box = foreground_box(alpha8)
     if box is None and options.require_foreground:
         raise NoForegroundError("no foreground found in the image")
+    layout: Layout | None = None
+    if _needs_layout(options):
+        subject = None if box is None else (box.left, box.top, box.width, box.height)
+        layout = plan_layout(width, height, subject, options)
+        if box is not None:
+            left, top, box_width, box_height = layout.subject
+            box = Box(top=top, left=left, width=box_width, height=box_height)
+    moved = layout is not None and not (
+        layout.is_identity and (layout.width, layout.height) == (width, height)
+    )
+
     if options.mask:
-        return Composite(pixels=alpha8, foreground=box, alpha=alpha8)
-    background = options.background
+        mask = warp(alpha8, layout) if layout is not None and moved else alpha8
+        return Composite(pixels=mask, foreground=box, alpha=mask)
+
+    colours = refine_foreground(rgb, alpha) if options.refine_edges else rgb
+    if layout is not None and moved:
+        layer = warp(np.dstack([colours, alpha8]), layout)
+        colours, alpha8 = np.ascontiguousarray(layer[..., :3]), np.ascontiguousarray(layer[..., 3])
+    shadow = None
+    if options.shadow and box is not None:
+        shadow = drop_shadow(alpha8, max(box.width, box.height))
+    background = _background_layer(options.background, rgb, alpha, layout, colours.shape[:2])
+    pixels, out_alpha = _blend(colours, alpha8, shadow, background)
+    return Composite(pixels=pixels, foreground=box, alpha=out_alpha)
+
+
+BackgroundLayer = ByteArray | tuple[int, int, int, int] | None
+
+
+def _background_layer(
+    background: Background | None,
+    rgb: ByteArray,
+    alpha: FloatArray,
+    layout: Layout | None,
+    size: tuple[int, ...],
+) -> BackgroundLayer:
+    out_height, out_width = int(size[0]), int(size[1])
     if background is None:
-        rgba = np.dstack([rgb, alpha8])
-        return Composite(pixels=rgba, foreground=box, alpha=alpha8)
+        return None
     if isinstance(background, ColorBackground):
-        color = np.asarray(background.rgba, dtype=np.float32)
-        weight = alpha[..., None]
-        rgb_out = rgb.astype(np.float32) * weight + color[:3] * (1 - weight)
-        out_alpha = alpha * 255.0 + color[3] * (1 - alpha)
-        pixels = np.dstack([rgb_out, out_alpha]).round().clip(0, 255).astype(np.uint8)
-        if background.rgba[3] == 255:
-            pixels = np.ascontiguousarray(pixels[..., :3])
-        return Composite(pixels=pixels, foreground=box, alpha=alpha8)
-    raise NotImplementedError(f"background {type(background).__name__}")
+        return background.rgba
+    if isinstance(background, ImageBackground):
+        return cover_fit(background.rgb, out_width, out_height)
+    if isinstance(background, BlurBackground):
+        frame = layout or Layout(
+            width=out_width, height=out_height, scale=1.0, left=0.0, top=0.0, subject=(0, 0, 1, 1)
+        )
+        return blurred_background(rgb, alpha, background.radius, frame)
+    raise TypeError(f"unknown background {type(background).__name__}")
+
+
+def _blend(
+    colours: ByteArray,
+    alpha8: ByteArray,
+    shadow: FloatArray | None,
+    background: BackgroundLayer,
+) -> tuple[ByteArray, ByteArray]:
+    """Subject over shadow over background (straight alpha); returns (pixels, alpha).
+
+    Opaque backgrounds are blended in 16-bit integers and only inside the box where
+    alpha (or the shadow) is non-zero: on an 8 MP photo that is several times cheaper
+    than float arithmetic over every pixel.
+    """
+    shadow8 = None if shadow is None else _quantise(shadow)
+    cover8 = alpha8 if shadow8 is None else _cover(alpha8, shadow8)
+    if background is None:
+        if shadow8 is None:
+            return np.dstack([colours, alpha8]), alpha8
+        return _over_transparent(colours, alpha8, cover8), cover8
+    height, width = alpha8.shape
+    if isinstance(background, tuple) and background[3] != 255:
+        return _over_translucent(colours, alpha8, shadow8, background), cover8
+    out = np.empty((height, width, 3), np.uint8)
+    out[:] = np.asarray(background[:3], np.uint8) if isinstance(background, tuple) else background
+    if shadow8 is not None:
+        # the shadow is black: it only darkens what is behind the subject
+        _mix_into(out, np.zeros_like(out), shadow8)
+    _mix_into(out, colours, alpha8)
+    return out, cover8
+
+
+def _bounds(weight: ByteArray) -> tuple[slice, slice] | None:
+    rows = np.flatnonzero(weight.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(weight.any(axis=0))
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
+
+def _mix_into(out: ByteArray, top: ByteArray, weight: ByteArray) -> None:
+    """``out = round((top * w + out * (255 - w)) / 255)`` in place, where ``w > 0``."""
+    region = _bounds(weight)
+    if region is None:
+        return
+    rows, cols = region
+    w = weight[rows, cols, None].astype(np.uint16)
+    mixed = top[rows, cols].astype(np.uint16) * w
+    mixed += out[rows, cols] * (np.uint16(255) - w)
+    # exact round(x / 255) for x <= 255 * 255
+    mixed += np.uint16(128)
+    mixed += mixed >> 8
+    mixed >>= 8
+    out[rows, cols] = mixed
+
+
+def _cover(alpha8: ByteArray, shadow8: ByteArray) -> ByteArray:
+    """Alpha of the subject over its shadow: ``a + s * (1 - a)``."""
+    cover = alpha8.astype(np.uint16) * 255 + shadow8.astype(np.uint16) * (255 - alpha8)
+    cover += np.uint16(128)
+    cover += cover >> 8
+    cover >>= 8
+    return cover.astype(np.uint8)
+
+
+def _over_transparent(colours: ByteArray, alpha8: ByteArray, cover8: ByteArray) -> ByteArray:
+    """RGBA of subject over a black shadow, on nothing: colour = fg * a / cover."""
+    out = np.dstack([colours, cover8])
+    region = _bounds(cover8)
+    if region is None:
+        return out
+    rows, cols = region
+    alpha = alpha8[rows, cols, None].astype(np.float32)
+    cover = np.maximum(cover8[rows, cols, None].astype(np.float32), 1.0)
+    rgb = colours[rows, cols].astype(np.float32) * np.minimum(alpha / cover, 1.0)
+    out[rows, cols, :3] = _to_bytes(rgb)
+    return out
+
+
+def _over_translucent(
+    colours: ByteArray,
+    alpha8: ByteArray,
+    shadow8: ByteArray | None,
+    background: tuple[int, int, int, int],
+) -> ByteArray:
+    """RGBA of subject over shadow over a colour with alpha < 255 (float, every pixel)."""
+    alpha = (alpha8.astype(np.float32) / np.float32(255.0))[..., None]
+    shade = 0.0 if shadow8 is None else (shadow8.astype(np.float32) / np.float32(255.0))[..., None]
+    behind = (1 - alpha) * (1 - shade)
+    opacity = background[3] / 255.0
+    colour = np.asarray(background[:3], np.float32)
+    total = alpha + (1 - alpha) * shade + behind * opacity
+    premultiplied = colours.astype(np.float32) * alpha + colour * opacity * behind
+    rgb = premultiplied / np.maximum(total, 1e-6)
+    return _to_bytes(np.concatenate([rgb, total * 255.0], axis=2))
+
+
+def _to_bytes(array: FloatArray) -> ByteArray:
+    result: ByteArray = np.clip(array + 0.5, 0, 255).astype(np.uint8)
+    return result
