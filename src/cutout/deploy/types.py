@@ -106,16 +106,15 @@ class Shortfall:
     def describe(self) -> str:
         def show(value: int) -> str:
             if self.quota_id == CPU_QUOTA:
-                return f"{value} milli-vCPU ({value / 1000:g} vCPU)"
+                return f"{value / 1000:g} vCPU"
             if self.quota_id == MEMORY_QUOTA:
-                return f"{value} bytes ({value / 2**30:g} GiB)"
+                return f"{value / 2**30:g} GiB"
             return f"{value} GPU" + ("" if value == 1 else "s")
 
         return (
-            f"{self.quota_id} in {self.region}: needs {show(self.needed)} "
-            f"(used by other services {show(self.used)} + this revision "
-            f"{show(self.requested)}), limit {show(self.allowed)}, short by "
-            f"{show(self.short_by)}"
+            f"{self.quota_id} in {self.region} needs {show(self.needed)} "
+            f"({show(self.used)} used by other services + {show(self.requested)} for this "
+            f"revision), limit {show(self.allowed)}: short by {show(self.short_by)}"
         )
 
     def to_json(self) -> dict[str, Any]:
