@@ -1,0 +1,172 @@
+"""The string forms of every option (CLI flags, HTTP parameters) and their error codes."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from cutout.errors import DecodeError, InvalidOptionError
+from cutout.options import (
+    BlurBackground,
+    ColorBackground,
+    ImageBackground,
+    Margin,
+    RemoveOptions,
+    Roi,
+    parse_background,
+    parse_canvas,
+    parse_fill,
+    parse_margin,
+    parse_position,
+    parse_roi,
+    parse_scale,
+    parse_threshold,
+)
+
+PHOTO = np.full((4, 6, 3), 7, np.uint8)
+
+
+def _load(path: str) -> npt.NDArray[np.uint8]:
+    if path == "bg/photo.jpg":
+        return PHOTO
+    if path == "broken.png":
+        raise DecodeError("not an image")
+    raise FileNotFoundError(path)
+
+
+def _code(call: object, *args: object) -> str:
+    assert callable(call)
+    with pytest.raises(InvalidOptionError) as caught:
+        call(*args)
+    return caught.value.code
+
+
+# -- background -------------------------------------------------------------------------
+def test_background_blur_colour_and_image() -> None:
+    assert parse_background("blur", load_image=_load) == BlurBackground()
+    assert parse_background("BLUR:35.5", load_image=_load) == BlurBackground(35.5)
+    assert parse_background("#ff000080", load_image=_load) == ColorBackground((255, 0, 0, 128))
+    assert parse_background("navy", load_image=_load) == ColorBackground((0, 0, 128, 255))
+    image = parse_background("bg/photo.jpg", load_image=_load)
+    assert isinstance(image, ImageBackground)
+    assert image.rgb is PHOTO
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("blur:0", "invalid_bg_blur"),
+        ("blur:-3", "invalid_bg_blur"),
+        ("blur:soft", "invalid_bg_blur"),
+        ("chartreuse-ish", "invalid_bg_color"),
+        ("", "invalid_bg_color"),
+        ("missing.jpg", "invalid_bg_image"),
+        ("broken.png", "invalid_bg_image"),
+    ],
+)
+def test_background_errors(text: str, code: str) -> None:
+    with pytest.raises(InvalidOptionError) as caught:
+        parse_background(text, load_image=_load)
+    assert caught.value.code == code
+    assert text in caught.value.message
+
+
+def test_background_image_error_keeps_its_cause() -> None:
+    with pytest.raises(InvalidOptionError) as caught:
+        parse_background("broken.png", load_image=_load)
+    assert isinstance(caught.value.__cause__, DecodeError)
+
+
+# -- margin, canvas, fill, threshold ----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("20", Margin(20, 20, 20, 20)),
+        ("30px", Margin(30, 30, 30, 30)),
+        ("10%", Margin(10, 10, 10, 10, percent=True)),
+        ("10 20", Margin(10, 20, 10, 20)),
+        ("1, 2, 3, 4", Margin(1, 2, 3, 4)),
+        ("5% 0% 5% 0%", Margin(5, 0, 5, 0, percent=True)),
+    ],
+)
+def test_margin_forms(text: str, expected: Margin) -> None:
+    assert parse_margin(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "1 2 3", "10 10%", "-5", "ten", "1 2 3 4 5"])
+def test_margin_errors(text: str) -> None:
+    assert _code(parse_margin, text) == "invalid_crop_margin"
+
+
+def test_margin_pixels_of_percent() -> None:
+    assert Margin(10, 20, 30, 40, percent=True).pixels(200, 100) == (10, 40, 30, 80)
+
+
+def test_canvas_fill_threshold() -> None:
+    assert parse_canvas("2000x1500") == (2000, 1500)
+    assert parse_canvas(" 800 X 800 ") == (800, 800)
+    assert parse_fill("0.8") == pytest.approx(0.8)
+    assert parse_fill("65%") == pytest.approx(0.65)
+    assert parse_threshold("0.5") == pytest.approx(0.5)
+    assert parse_threshold("25%") == pytest.approx(0.25)
+    for text in ("2000", "0x10", "20000x20", "axb"):
+        assert _code(parse_canvas, text) == "invalid_canvas"
+    for text in ("0", "1.5", "120%", "full"):
+        assert _code(parse_fill, text) == "invalid_fill"
+    for text in ("2", "150%", "-0.1", "half"):
+        assert _code(parse_threshold, text) == "invalid_threshold"
+
+
+# -- remove.bg scale, position, roi -------------------------------------------------------------
+def test_scale() -> None:
+    assert parse_scale("original") is None
+    assert parse_scale("10%") == pytest.approx(0.1)
+    assert parse_scale("100%") == pytest.approx(1.0)
+    assert parse_scale("55.5%") == pytest.approx(0.555)
+    for text in ("5%", "101%", "0.5", "50", "big"):
+        assert _code(parse_scale, text) == "invalid_scale"
+
+
+def test_position() -> None:
+    assert parse_position("original") == "original"
+    assert parse_position("center") == (0.5, 0.5)
+    assert parse_position("0%") == (0.0, 0.0)
+    assert parse_position("25% 100%") == (0.25, 1.0)
+    for text in ("", "left", "120%", "10% 20% 30%", "10 20", "50% top"):
+        assert _code(parse_position, text) == "invalid_position"
+
+
+def test_roi_parsing_and_resolution() -> None:
+    roi = parse_roi("0% 10% 50% 100%")
+    assert roi == Roi(0, 10, 50, 100, percent=(True, True, True, True))
+    assert roi.pixels(200, 100) == (0, 10, 100, 100)
+    mixed = parse_roi("10px 20 50% 40")
+    assert mixed.pixels(400, 300) == (10, 20, 200, 40)
+    assert _code(parse_roi, "1 2 3") == "invalid_roi"
+    assert _code(parse_roi, "a b c d") == "invalid_roi"
+    assert _code(parse_roi, "10 10 5 20") == "roi_region_empty"
+    assert _code(parse_roi, "0% 0% 150% 100%") == "roi_exceeds_bounds"
+    assert _code(Roi(0, 0, 500, 10).pixels, 400, 300) == "roi_exceeds_bounds"
+    assert _code(Roi(50, 0, 10, 10, percent=(True, False, False, False)).pixels, 100, 100) == (
+        "roi_region_empty"
+    )
+
+
+# -- RemoveOptions validation ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kwargs", "code"),
+    [
+        ({"format": "gif"}, "invalid_format"),
+        ({"threshold": 1.5}, "invalid_threshold"),
+        ({"fill": 0.0}, "invalid_fill"),
+        ({"scale": 0.05}, "invalid_scale"),
+        ({"quality": 0}, "invalid_quality"),
+        ({"canvas": (4, 4000)}, "invalid_canvas"),
+        ({"position": (0.5, 1.5)}, "invalid_position"),
+    ],
+)
+def test_remove_options_rejects_out_of_range(kwargs: dict[str, object], code: str) -> None:
+    with pytest.raises(InvalidOptionError) as caught:
+        RemoveOptions(**kwargs)  # type: ignore[arg-type]
+    assert caught.value.code == code
