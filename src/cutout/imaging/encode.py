@@ -1,4 +1,14 @@
-"""Encode composed pixels: PNG (fast compression), WebP, JPEG (flattened), ZIP."""
+"""Encode composed pixels: PNG (fast by default), WebP with alpha, JPEG, ZIP.
+
+- PNG at compress levels 0-3 (the default is 1) goes through :mod:`fast_png`: Sub
+  filter and ISA-L deflate, about 10x faster than Pillow's encoder at level 1 on an
+  8 MP cut-out, and a slightly smaller file. Levels 4-9 use Pillow (adaptive filters,
+  zlib), for callers who pay time for bytes.
+- JPEG has no alpha: a transparent cut-out is flattened on white (a background colour
+  chosen in the options is already composed in by then).
+- ZIP is remove.bg's format: ``color.jpg`` (the RGB of the composite, with corrected edge
+  colours when the composite has them) and ``alpha.png`` (the grey matte), stored.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +20,10 @@ import numpy.typing as npt
 from PIL import Image
 
 from cutout.imaging.compose import Composite
+from cutout.imaging.fast_png import FAST_LEVELS, encode_png
 from cutout.options import OutputFormat
 
-__all__ = ["MEDIA_TYPES", "encode"]
+__all__ = ["MEDIA_TYPES", "encode", "flatten", "png_bytes"]
 
 MEDIA_TYPES: dict[str, str] = {
     "png": "image/png",
@@ -21,35 +32,62 @@ MEDIA_TYPES: dict[str, str] = {
     "zip": "application/zip",
 }
 
+ByteArray = npt.NDArray[np.uint8]
+WHITE = (255, 255, 255)
+# WebP effort: 2 of 0-6 halves the file against 0 for ~15 % more time; 4+ costs 3x
+_WEBP_METHOD = 2
 
-def _flatten(
-    pixels: npt.NDArray[np.uint8], background: tuple[int, int, int] = (255, 255, 255)
-) -> npt.NDArray[np.uint8]:
+
+def png_bytes(pixels: ByteArray, compress_level: int = 1) -> bytes:
+    """PNG of H x W, H x W x 3 or H x W x 4 uint8 pixels at Pillow's 0-9 level scale."""
+    if compress_level in FAST_LEVELS:
+        return encode_png(pixels, level=compress_level)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG", compress_level=compress_level)
+    return buffer.getvalue()
+
+
+def flatten(pixels: ByteArray, background: tuple[int, int, int] = WHITE) -> Image.Image:
+    """Pixels as an opaque RGB (or L) image: RGBA is composited over ``background``."""
     if pixels.ndim == 2 or pixels.shape[2] == 3:
-        return pixels
-    alpha = pixels[..., 3:4].astype(np.float32) / 255.0
-    flat = pixels[..., :3].astype(np.float32) * alpha + np.asarray(background) * (1 - alpha)
-    result: npt.NDArray[np.uint8] = flat.round().astype(np.uint8)
-    return result
+        return Image.fromarray(pixels)
+    # alpha_composite is exact and runs in C (about 10x faster than numpy float math)
+    base = Image.new("RGBA", (pixels.shape[1], pixels.shape[0]), (*background, 255))
+    return Image.alpha_composite(base, Image.fromarray(pixels, "RGBA")).convert("RGB")
+
+
+def _jpeg(image: Image.Image, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def _zip(composite: Composite, quality: int, png_compress_level: int) -> bytes:
+    pixels = composite.pixels
+    if pixels.ndim == 2:  # a mask-only composite has no colour: store it as grey
+        color = Image.fromarray(pixels).convert("RGB")
+    else:
+        color = Image.fromarray(np.ascontiguousarray(pixels[..., :3]))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("color.jpg", _jpeg(color, quality))
+        archive.writestr("alpha.png", png_bytes(composite.alpha, png_compress_level))
+    return buffer.getvalue()
 
 
 def encode(
     composite: Composite, fmt: OutputFormat, *, quality: int = 90, png_compress_level: int = 1
 ) -> bytes:
-    buffer = io.BytesIO()
+    """The composite encoded as ``fmt`` (png, webp, jpg or zip)."""
     pixels = composite.pixels
     if fmt == "png":
-        Image.fromarray(pixels).save(buffer, "PNG", compress_level=png_compress_level)
-    elif fmt == "webp":
-        Image.fromarray(pixels).save(buffer, "WEBP", quality=quality, method=2)
-    elif fmt == "jpg":
-        Image.fromarray(_flatten(pixels)).save(buffer, "JPEG", quality=quality)
-    else:
-        color = pixels[..., :3] if pixels.ndim == 3 else np.dstack([pixels] * 3)
-        color_buf, alpha_buf = io.BytesIO(), io.BytesIO()
-        Image.fromarray(np.ascontiguousarray(color)).save(color_buf, "JPEG", quality=quality)
-        Image.fromarray(composite.alpha).save(alpha_buf, "PNG", compress_level=png_compress_level)
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-            archive.writestr("color.jpg", color_buf.getvalue())
-            archive.writestr("alpha.png", alpha_buf.getvalue())
-    return buffer.getvalue()
+        return png_bytes(pixels, png_compress_level)
+    if fmt == "webp":
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, "WEBP", quality=quality, method=_WEBP_METHOD)
+        return buffer.getvalue()
+    if fmt == "jpg":
+        return _jpeg(flatten(pixels), quality)
+    if fmt == "zip":
+        return _zip(composite, quality, png_compress_level)
+    raise ValueError(f"unknown output format {fmt!r}")
