@@ -48,7 +48,9 @@ _QUOTA_META: dict[str, tuple[str, str, str]] = {
 
 
 def quota_info(
-    quota_id: str, per_region: dict[str, int], default: int | None = None,
+    quota_id: str,
+    per_region: dict[str, int],
+    default: int | None = None,
     default_locations: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     metric, display, unit = _QUOTA_META[quota_id]
@@ -124,6 +126,7 @@ def service(
         template["nodeSelector"] = {"accelerator": "nvidia-l4"}
         if not zonal:
             template["gpuZonalRedundancyDisabled"] = True
+    revision = f"projects/{PROJECT}/locations/{region}/revisions/{name}-00003-kzq"
     return {
         "name": f"projects/{PROJECT}/locations/{region}/services/{name}",
         "uid": f"00000000-0000-4000-8000-{zlib.crc32((region + '/' + name).encode()):012d}",
@@ -142,11 +145,11 @@ def service(
             "state": 4,
             "lastTransitionTime": "2026-08-20T16:42:31.021551Z",
         },
-        "latestReadyRevision": f"projects/{PROJECT}/locations/{region}/revisions/{name}-00003-kzq",
-        "latestCreatedRevision": f"projects/{PROJECT}/locations/{region}/revisions/{name}-00003-kzq",
+        "latestReadyRevision": revision,
+        "latestCreatedRevision": revision,
         "trafficStatuses": [{"type": 1, "percent": 100}],
         "uri": f"https://{name}-{PROJECT_NUMBER}.{region}.run.app",
-        "etag": '"CLfP5bYGEJDw8qkD/cHJvamVjdHMvcGV0c2hvcC1wcm9kL2xvY2F0aW9ucy91cy1jZW50cmFsMS9zZXJ2aWNlcy9jdXRvdXQ"',
+        "etag": '"CLfP5bYGEJDw8qkD/cHJvamVjdHMvcGV0c2hvcC1wcm9k"',
     }
 
 

@@ -73,17 +73,13 @@ SCENARIOS: dict[str, dict[str, Any]] = {
             service(
                 "cutout-batch", "us-central1", max_instances=3, cpu="4", memory="16Gi", gpu=True
             ),
-            service(
-                "cutout", "us-central1", max_instances=3, cpu="4", memory="16Gi", gpu=True
-            ),
+            service("cutout", "us-central1", max_instances=3, cpu="4", memory="16Gi", gpu=True),
         ),
         "services-europe-west4.json": services_response(),
     },
     # Regions us-east1 (no Cloud Run L4) then europe-west4 (3 zonal L4s).
     "first-region-no-l4": {
-        "quotaInfos.json": _quotas(
-            {"europe-west4": 3}, {"europe-west4": 3}, 200_000, 400 * GIB
-        ),
+        "quotaInfos.json": _quotas({"europe-west4": 3}, {"europe-west4": 3}, 200_000, 400 * GIB),
         "services-us-east1.json": services_response(
             service("storefront", "us-east1", max_instances=None, cpu="2", memory="1Gi")
         ),
