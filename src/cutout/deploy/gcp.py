@@ -1,0 +1,100 @@
+"""Google's clients for the live tooling, created in one place.
+
+:class:`GcpClients` holds a Run v2 ``ServicesClient`` and ``RevisionsClient`` and a Cloud
+Quotas ``CloudQuotasClient``. In production they use Application Default Credentials
+over REST; tests pass ``endpoint="http://127.0.0.1:PORT"`` (a local fake) and get
+anonymous credentials. :meth:`GcpClients.call` runs one API call and translates Google's
+exceptions into :mod:`cutout.deploy.errors` (the only place they are caught), and
+:meth:`GcpClients.wait` waits for a long-running operation the same way.
+
+The ``google-cloud-run`` and ``google-cloud-quotas`` packages are the ``deploy`` extra:
+they are imported when clients are created, never at module import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from cutout.deploy.errors import DeployTimeoutError, translate
+from cutout.errors import BackendUnavailableError
+
+__all__ = ["GcpClients", "location_name", "revision_short", "service_name"]
+
+T = TypeVar("T")
+
+
+def location_name(project: str, region: str) -> str:
+    return f"projects/{project}/locations/{region}"
+
+
+def service_name(project: str, region: str, service: str) -> str:
+    return f"{location_name(project, region)}/services/{service}"
+
+
+def revision_short(name: str) -> str:
+    """``projects/P/locations/R/services/S/revisions/S-00001-abc`` -> ``S-00001-abc``."""
+    return name.rsplit("/", 1)[-1]
+
+
+@dataclass
+class GcpClients:
+    services: Any  # run_v2.ServicesClient
+    revisions: Any  # run_v2.RevisionsClient
+    quotas: Any  # cloudquotas_v1.CloudQuotasClient
+    # seconds between polls of a long-running operation (api_core's default starts at 1 s)
+    poll_initial_s: float = 1.0
+
+    @classmethod
+    def create(cls, endpoint: str | None = None) -> GcpClients:
+        """Real clients; ``endpoint`` (e.g. a local fake) switches to anonymous credentials."""
+        try:
+            from google.auth.credentials import AnonymousCredentials
+            from google.cloud import cloudquotas_v1, run_v2
+        except ImportError as exc:
+            raise BackendUnavailableError(
+                "cutout deploy needs the deploy extra: pip install 'cutout[deploy]'"
+            ) from exc
+        kwargs: dict[str, Any] = {"transport": "rest"}
+        if endpoint is not None:
+            kwargs["credentials"] = AnonymousCredentials()  # type: ignore[no-untyped-call]
+            kwargs["client_options"] = {"api_endpoint": endpoint}
+        try:
+            return cls(
+                services=run_v2.ServicesClient(**kwargs),
+                revisions=run_v2.RevisionsClient(**kwargs),
+                quotas=cloudquotas_v1.CloudQuotasClient(**kwargs),
+                poll_initial_s=0.05 if endpoint is not None else 1.0,
+            )
+        except Exception as exc:  # google.auth.exceptions.DefaultCredentialsError and kin
+            raise translate(exc, "create Google Cloud clients") from exc
+
+    def call(self, action: str, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``function(*args, **kwargs)``; a Google error becomes a DeployError naming ``action``.
+
+        Pagers fetch lazily: wrap ``list(pager)`` in a call too.
+        """
+        try:
+            return function(*args, **kwargs)
+        except TimeoutError as exc:  # concurrent.futures.TimeoutError from a polled operation
+            raise DeployTimeoutError(f"{action}: no result within the time allowed") from exc
+        except Exception as exc:
+            from google.api_core import exceptions as gexc
+            from google.auth import exceptions as auth_exc
+
+            if isinstance(exc, gexc.GoogleAPIError | auth_exc.GoogleAuthError | OSError):
+                raise translate(exc, action) from exc
+            raise
+
+    def wait(self, action: str, operation: Any, timeout_s: float) -> Any:
+        """The result of a long-running operation; its error is translated like a call's."""
+        from google.api_core import retry
+
+        polling = retry.Retry(
+            initial=self.poll_initial_s,
+            maximum=max(self.poll_initial_s * 10, 0.5),
+            multiplier=1.5,
+            timeout=timeout_s,
+        )
+        return self.call(action, operation.result, timeout=timeout_s, polling=polling)
