@@ -117,6 +117,8 @@ def _open(data: bytes) -> Image.Image:
                 continue
             try:
                 return factory(io.BytesIO(data), "")
+            except Image.DecompressionBombError as exc:  # GIF checks its frames itself
+                raise ImageTooLargeError(f"image refused as a decompression bomb: {exc}") from exc
             except (SyntaxError, IndexError, TypeError, struct.error, OSError, ValueError):
                 continue
     raise DecodeError("not a readable image (unknown or unsupported format)")
