@@ -26,7 +26,7 @@ TOP, LEFT, SIDE = 30, 50, 60
 
 
 def _photo() -> tuple[ByteArray, FloatArray]:
-    rows, cols = np.mgrid[0:HEIGHT, 0:WIDTH]
+    _rows, cols = np.mgrid[0:HEIGHT, 0:WIDTH]
     # a striped green background: blurring it visibly lowers its contrast
     background = np.stack(
         [20 + 0 * cols, 120 + 100 * ((cols // 4) % 2), 40 + 0 * cols], axis=2
