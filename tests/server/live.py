@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -32,8 +33,10 @@ from pathlib import Path
 from typing import IO, Literal
 
 import httpx
+import uvicorn
+from fastapi import FastAPI
 
-__all__ = ["LiveServer", "free_port", "live_server"]
+__all__ = ["LiveServer", "free_port", "live_server", "serve_in_thread"]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -130,3 +133,25 @@ def live_server(
                 with suppress(subprocess.TimeoutExpired):
                     server.terminate()
             log_file.close()
+
+
+@contextmanager
+def serve_in_thread(app: FastAPI, *, timeout: float = 30.0) -> Iterator[str]:
+    """Serve an app built in this process (e.g. on the fake backend) with a real uvicorn
+    on a loopback port, in a thread; yields the base URL once ``/health`` answers."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    try:
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise TimeoutError("the in-process server did not start")
+            time.sleep(0.02)
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout)

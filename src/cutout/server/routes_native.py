@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import UploadFile
 
 from cutout.engine import RemoveResult
-from cutout.errors import DecodeError, InvalidOptionError
+from cutout.errors import CutoutError, DecodeError, InputError, InvalidOptionError
 from cutout.imaging.decode import DecodedImage
 from cutout.options import (
     OUTPUT_FORMATS,
     Background,
-    BlurBackground,
     ColorBackground,
+    ImageBackground,
     RemoveOptions,
-    parse_background_color,
+    parse_background,
     parse_canvas,
+    parse_fill,
     parse_margin,
+    parse_threshold,
 )
 from cutout.server.auth import authorize
 from cutout.server.limits import check_file_size
@@ -71,6 +75,7 @@ _OPENAPI: dict[str, Any] = {
                     "required": ["image"],
                     "properties": {
                         "image": {"type": "string", "format": "binary"},
+                        "bg_image": {"type": "string", "format": "binary"},
                         **{name: schema for name, (schema, _) in OPTION_PARAMETERS.items()},
                     },
                 }
@@ -97,25 +102,18 @@ _OPENAPI: dict[str, Any] = {
 }
 
 
+def _refuse_path(text: str) -> npt.NDArray[np.uint8]:
+    # the server never opens files named by a client; photos come as the bg_image upload
+    raise InvalidOptionError(f"{text!r}: upload background photos as the bg_image field")
+
+
 def _background(text: str | None) -> Background | None:
-    if text is None or text == "":
+    if text is None or text.strip() == "":
         return None
-    lowered = text.strip().lower()
-    if lowered == "blur" or lowered.startswith("blur:"):
-        radius_text = lowered.partition(":")[2] or "20"
-        try:
-            radius = float(radius_text)
-        except ValueError:
-            radius = -1.0
-        if not 0 < radius <= 500:
-            raise InvalidOptionError(
-                f"bg {text!r}: blur radius must be a number in (0, 500]", code="invalid_bg"
-            )
-        return BlurBackground(radius)
     try:
-        return parse_background_color(text)
+        return parse_background(text, load_image=_refuse_path)
     except InvalidOptionError as exc:
-        raise InvalidOptionError(f"bg {text!r}: {exc.message}", code="invalid_bg") from exc
+        raise InvalidOptionError(f"bg: {exc.message}", code="invalid_bg") from exc
 
 
 def _has_transparency(options: RemoveOptions) -> bool:
@@ -127,7 +125,7 @@ def _has_transparency(options: RemoveOptions) -> bool:
     return isinstance(background, ColorBackground) and background.rgba[3] < 255
 
 
-def native_options(params: Params) -> RemoveOptions:
+def native_options(params: Params, photo: ImageBackground | None = None) -> RemoveOptions:
     """RemoveOptions from the native parameters (names as in ``cutout remove``)."""
     margin_text = params.get("margin")
     try:
@@ -136,7 +134,8 @@ def native_options(params: Params) -> RemoveOptions:
         raise InvalidOptionError(exc.message, code="invalid_margin") from exc
     canvas_text = params.get("canvas")
     quality = params.number("quality", 1, 100)
-    fill = params.number("fill", 0.05, 1.0)
+    fill_text = params.get("fill")
+    threshold_text = params.get("threshold")
     fmt = (params.get("format") or "png").strip().lower()
     if fmt == "jpeg":
         fmt = "jpg"
@@ -147,8 +146,8 @@ def native_options(params: Params) -> RemoveOptions:
         )
     fields: dict[str, Any] = {
         "mask": params.flag("mask"),
-        "background": _background(params.get("bg")),
-        "threshold": params.number("threshold", 0.0, 1.0),
+        "background": photo if photo is not None else _background(params.get("bg")),
+        "threshold": parse_threshold(threshold_text) if threshold_text else None,
         "invert": params.flag("invert"),
         "crop": params.flag("crop") or margin is not None,
         "canvas": parse_canvas(canvas_text) if canvas_text else None,
@@ -157,8 +156,8 @@ def native_options(params: Params) -> RemoveOptions:
     }
     if margin is not None:
         fields["margin"] = margin
-    if fill is not None:
-        fields["fill"] = fill
+    if fill_text:
+        fields["fill"] = parse_fill(fill_text)
     if quality is not None:
         fields["quality"] = round(quality)
     options = RemoveOptions(format="png", **fields)
@@ -189,28 +188,41 @@ def result_headers(result: RemoveResult) -> dict[str, str]:
     return headers
 
 
-async def _read_image(request: Request, state: ServerState) -> tuple[bytes, dict[str, object]]:
-    """The image bytes and the form's option fields (multipart), or the raw body."""
+async def _read_image(
+    request: Request, state: ServerState
+) -> tuple[bytes, dict[str, object], bytes | None]:
+    """The image, the form's option fields and the bg_image (multipart), or the raw body."""
     content_type = request.headers.get("content-type", "")
     limit = state.settings.max_upload_bytes
     if content_type.startswith("multipart/form-data"):
         form = await request.form(max_files=2, max_fields=64)
         fields: dict[str, object] = {}
         image: bytes | None = None
+        background: bytes | None = None
         for key, value in form.multi_items():
             if isinstance(value, UploadFile):
                 if key == "image":
                     image = await value.read(limit + 1)
+                elif key == "bg_image":
+                    background = await value.read(limit + 1)
+                    check_file_size(background, limit, "bg_image")
             else:
                 fields[key] = value
         await form.close()
         if image is None:
             raise DecodeError("no image: send the multipart field 'image' or a raw body")
         check_file_size(image, limit)
-        return image, fields
+        return image, fields, background
     body = await request.body()
     check_file_size(body, limit)
-    return body, {}
+    return body, {}, None
+
+
+def _decode_photo(state: ServerState, data: bytes) -> ImageBackground:
+    try:
+        return ImageBackground(state.decode(data).rgb)
+    except CutoutError as exc:
+        raise InputError(f"bg_image: {exc.message}", code=exc.code) from exc
 
 
 @router.post(
@@ -227,8 +239,11 @@ async def remove(request: Request) -> Response:
     async with state.admission.slot():
         query_params = Params(dict(request.query_params))
         native_options(query_params)  # refuse bad options before reading the body
-        data, form_fields = await _read_image(request, state)
-        options = native_options(Params(dict(request.query_params), form_fields))
+        data, form_fields, photo_data = await _read_image(request, state)
+        photo = None
+        if photo_data is not None:
+            photo = await state.in_pool(_decode_photo, state, photo_data)
+        options = native_options(Params(dict(request.query_params), form_fields), photo)
 
         def plan(image: DecodedImage) -> tuple[DecodedImage, RemoveOptions]:
             return image, options

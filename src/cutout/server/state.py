@@ -28,6 +28,7 @@ from cutout.options import RemoveOptions
 from cutout.server.auth import load_keys
 from cutout.server.batcher import Batcher
 from cutout.server.errors import DeadlineExceededError, NotReadyError, OverloadedError
+from cutout.server.fetch import UrlPolicy
 from cutout.server.lifecycle import ModelLoader
 from cutout.server.metrics import Metrics
 from cutout.server.ratelimit import MegapixelLimiter
@@ -72,6 +73,13 @@ class ServerState:
         self.admission = Admission(settings.queue_size)
         self.keys = load_keys(settings.api_keys, settings.api_keys_file)
         self.limiter = MegapixelLimiter(settings.rate_limit_mp_per_minute)
+        # tests swap in a policy that lets a loopback server through (see fetch.py)
+        self.url_policy = UrlPolicy(
+            enabled=settings.allow_urls,
+            allow_hosts=settings.url_allow_hosts,
+            max_bytes=settings.url_max_bytes,
+            timeout_s=settings.url_timeout_s,
+        )
         self.batcher = Batcher(
             engine,
             max_batch=settings.max_batch,

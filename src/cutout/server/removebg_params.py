@@ -1,0 +1,158 @@
+"""remove.bg's request parameters -> a size cap and :class:`RemoveOptions`.
+
+Names, values and error codes follow remove.bg's API (``../shared/facts/remove-bg-api.md``)
+so that its clients work unchanged. Everything that can be checked without the image is
+checked before the image is read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cutout.errors import InvalidOptionError
+from cutout.options import (
+    Background,
+    ColorBackground,
+    Margin,
+    Position,
+    RemoveOptions,
+    Roi,
+    parse_background_color,
+    parse_margin,
+    parse_position,
+    parse_roi,
+    parse_scale,
+)
+from cutout.server.params import Params
+
+__all__ = ["SIZES", "TYPES", "RemoveBgRequest", "parse_request"]
+
+# size name -> the most megapixels of the processed image (None: the server's limit)
+SIZES: dict[str, float | None] = {
+    "preview": 0.25,
+    "small": 0.25,
+    "regular": 0.25,
+    "medium": 1.5,
+    "hd": 4.0,
+    "4k": 10.0,
+    "full": 25.0,
+    "50mp": 50.0,
+    "auto": None,
+}
+TYPES = ("auto", "person", "product", "car", "animal", "graphic", "transportation", "other")
+TYPE_LEVELS = ("none", "1", "2", "latest")
+FORMATS = ("auto", "png", "jpg", "jpeg", "zip", "webp")
+CHANNELS = ("rgba", "alpha")
+# remove.bg caps crop_margin at 50 % of the subject or 500 px
+MAX_MARGIN_PX = 500.0
+MAX_MARGIN_PERCENT = 50.0
+
+
+@dataclass(frozen=True, eq=False)
+class RemoveBgRequest:
+    """The parsed parameters, before the image and background bytes are known."""
+
+    size: str
+    max_megapixels: float | None
+    type: str
+    format: str  # auto | png | jpg | zip | webp
+    channels: str
+    crop: bool
+    margin: Margin | None
+    roi: Roi | None
+    scale: float | None
+    position: Position | None
+    background: Background | None  # a colour; an image background is added later
+    shadow: bool
+    semitransparency: bool
+
+    def options(self, background: Background | None = None) -> RemoveOptions:
+        background = background if background is not None else self.background
+        fmt = self.resolve_auto_format(background)
+        fields: dict[str, Any] = {
+            "mask": self.channels == "alpha",
+            "background": None if self.channels == "alpha" else background,
+            "crop": self.crop,
+            "roi": self.roi,
+            "scale": self.scale,
+            "position": self.position,
+            "shadow": self.shadow,
+            "format": fmt,
+            "require_foreground": True,
+        }
+        if self.margin is not None:
+            fields["margin"] = self.margin
+        return RemoveOptions(**fields)
+
+    def _transparent(self, background: Background | None) -> bool:
+        if background is None:
+            return True
+        return isinstance(background, ColorBackground) and background.rgba[3] < 255
+
+    def resolve_auto_format(self, background: Background | None) -> str:
+        if self.format != "auto":
+            return self.format
+        if self.channels == "alpha":
+            return "png"
+        return "png" if self._transparent(background) else "jpg"
+
+
+def _choice(params: Params, name: str, choices: tuple[str, ...], default: str) -> str:
+    value = (params.get(name) or default).strip().lower()
+    if value not in choices:
+        raise InvalidOptionError(
+            f"{name} must be one of {', '.join(choices)}; got {params.get(name)!r}",
+            code=f"invalid_{name}",
+        )
+    return value
+
+
+def _margin(text: str | None) -> Margin | None:
+    if not text:
+        return None
+    margin = parse_margin(text)
+    values = (margin.top, margin.right, margin.bottom, margin.left)
+    cap = MAX_MARGIN_PERCENT if margin.percent else MAX_MARGIN_PX
+    if max(values) > cap:
+        unit = "%" if margin.percent else " px"
+        raise InvalidOptionError(
+            f"crop_margin {text!r}: at most {cap:g}{unit}", code="invalid_crop_margin"
+        )
+    return margin
+
+
+def parse_request(params: Params) -> RemoveBgRequest:
+    """Every parameter except the sources, checked; raises InvalidOptionError."""
+    size = _choice(params, "size", tuple(SIZES), "auto")
+    fmt = _choice(params, "format", FORMATS, "auto")
+    if fmt == "jpeg":
+        fmt = "jpg"
+    type_ = _choice(params, "type", TYPES, "auto")
+    _choice(params, "type_level", TYPE_LEVELS, "latest")
+    channels = _choice(params, "channels", CHANNELS, "rgba")
+    roi_text = params.get("roi")
+    scale_text = params.get("scale")
+    position_text = params.get("position")
+    color_text = params.get("bg_color")
+    background: Background | None = None
+    if color_text:
+        try:
+            background = parse_background_color(color_text.strip().removeprefix("#"))
+        except InvalidOptionError as exc:
+            raise InvalidOptionError(exc.message, code="invalid_bg_color") from exc
+    return RemoveBgRequest(
+        size=size,
+        max_megapixels=SIZES[size],
+        type=type_,
+        format=fmt,
+        channels=channels,
+        crop=params.flag("crop"),
+        margin=_margin(params.get("crop_margin")),
+        roi=parse_roi(roi_text) if roi_text else None,
+        scale=parse_scale(scale_text) if scale_text else None,
+        position=parse_position(position_text) if position_text else None,
+        background=background,
+        shadow=params.flag("add_shadow"),
+        semitransparency=params.flag("semitransparency", default=True),
+    )
