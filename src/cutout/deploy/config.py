@@ -14,6 +14,7 @@
     type = "nvidia-l4"
     max_instances = 3
     min_instances = 0
+    image = "..."                                # optional: the GPU image target
     cpu = "4"
     memory = "16Gi"
     concurrency = 4
@@ -24,6 +25,7 @@
     [cpu]
     max_instances = 4
     min_instances = 0
+    image = "..."                                # optional: the smaller CPU image target
     cpu = "8"
     memory = "16Gi"
     concurrency = 1
@@ -73,7 +75,7 @@ _TOP_KEYS = {
     "gpu",
     "cpu",
 }
-_KIND_KEYS = {"max_instances", "min_instances", "cpu", "memory", "concurrency", "model"}
+_KIND_KEYS = {"max_instances", "min_instances", "cpu", "memory", "concurrency", "model", "image"}
 _GPU_KEYS = _KIND_KEYS | {"type", "zonal_redundancy", "fewest_max_instances"}
 _CPU_KEYS = _KIND_KEYS | {"enabled"}
 
@@ -88,6 +90,7 @@ class KindConfig:
     memory_bytes: int
     concurrency: int
     model: str
+    image: str  # the GPU or CPU image target; the top-level `image` unless overridden
 
 
 @dataclass(frozen=True)
@@ -182,7 +185,7 @@ def _model(reader: _Reader, default: str) -> str:
     return name
 
 
-def _kind(reader: _Reader, defaults: Mapping[str, Any]) -> KindConfig:
+def _kind(reader: _Reader, defaults: Mapping[str, Any], image: str) -> KindConfig:
     max_instances = reader.integer("max_instances", defaults["max_instances"], low=1)
     min_instances = reader.integer("min_instances", 0, low=0)
     if min_instances > max_instances:
@@ -198,6 +201,7 @@ def _kind(reader: _Reader, defaults: Mapping[str, Any]) -> KindConfig:
             "concurrency", defaults["concurrency"], low=1, high=MAX_CONCURRENCY
         ),
         model=_model(reader, defaults["model"]),
+        image=reader.string("image", image),
     )
 
 
@@ -231,6 +235,7 @@ def parse_config(data: Mapping[str, Any], source: str = "cutout-deploy.toml") ->
     ):
         raise top.fail("daily_budget_usd", f"must be a positive number, got {budget_raw!r}")
 
+    image = top.string("image")
     gpu_reader = top.table_at("gpu")
     gpu_reader.check_keys(_GPU_KEYS)
     gpu_type = gpu_reader.string("type", "nvidia-l4")
@@ -247,6 +252,7 @@ def parse_config(data: Mapping[str, Any], source: str = "cutout-deploy.toml") ->
             "concurrency": 4,
             "model": "inspyrenet-base",
         },
+        image,
     )
     min_cpu, min_memory = GPU_MINIMUMS[gpu_type]
     if gpu.cpu_milli < min_cpu:
@@ -270,13 +276,14 @@ def parse_config(data: Mapping[str, Any], source: str = "cutout-deploy.toml") ->
             "concurrency": 1,
             "model": "inspyrenet-fast",
         },
+        image,
     )
 
     return DeployConfig(
         project=project,
         service=service,
         regions=tuple(regions_raw),
-        image=top.string("image"),
+        image=image,
         gpu_type=gpu_type,
         gpu=gpu,
         cpu=cpu,

@@ -184,6 +184,7 @@ class _Builder:
             min_cost_per_day_usd=round(cost.min_per_day_usd, 2),
             within_budget=cost.within_budget,
             prices_as_of=self.prices.as_of,
+            image=resources.image,
         )
 
     def gpu_candidates(self, region: str) -> list[Candidate]:
@@ -240,15 +241,12 @@ def _requests(config: DeployConfig, candidates: tuple[Candidate, ...]) -> tuple[
         options.append(cpu_wanted)
     for option in options:
         what = (
-            f"{option.kind} {'with' if option.gpu_zonal_redundancy else 'without'} "
-            "zonal redundancy"
+            f"{option.kind} {'with' if option.gpu_zonal_redundancy else 'without'} zonal redundancy"
             if option.kind == "gpu"
             else "cpu-only"
         )
         asks = "; ".join(_request_text(config, s) for s in option.shortfalls)
-        lines.append(
-            f"{what} in {option.region} at {option.max_instances} max instances: {asks}"
-        )
+        lines.append(f"{what} in {option.region} at {option.max_instances} max instances: {asks}")
     over_budget = [c for c in candidates if c.fits and not c.within_budget]
     if over_budget:
         cheapest = min(over_budget, key=lambda c: c.max_cost_per_day_usd)

@@ -157,6 +157,7 @@ class Candidate:
     min_cost_per_day_usd: float = 0.0  # always-on cost of min instances
     within_budget: bool = True
     prices_as_of: str = ""
+    image: str = ""  # container image for this kind (GPU or CPU target)
 
     @property
     def gpus_per_instance(self) -> int:
@@ -198,6 +199,7 @@ class Candidate:
             "min_cost_per_day_usd": self.min_cost_per_day_usd,
             "within_budget": self.within_budget,
             "prices_as_of": self.prices_as_of,
+            "image": self.image,
         }
 
 
