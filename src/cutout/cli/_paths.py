@@ -152,10 +152,16 @@ def expand_inputs(
     return found, failed
 
 
-def plan_jobs(found: list[Found], output: str | None, extension: str) -> list[Job]:
-    """Decide each input's output path; refusals become jobs with an ``error``."""
+def plan_jobs(
+    found: list[Found], output: str | None, extension: str, *, arguments: int = 1
+) -> list[Job]:
+    """Decide each input's output path; refusals become jobs with an ``error``.
+
+    ``arguments`` is how many inputs the command line named: ``-o`` names a file only
+    when there was one, and it was a file.
+    """
     stdin = len(found) == 1 and found[0].path is None
-    single_file = len(found) == 1 and found[0].single
+    single_file = arguments == 1 and len(found) == 1 and found[0].single
     if output == STDIO and not single_file:
         raise UsageError("-o - (stdout) needs exactly one input file")
     if output is not None and output != STDIO:

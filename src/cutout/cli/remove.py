@@ -97,10 +97,10 @@ def run(args: argparse.Namespace) -> int:
     output_folder = Path(args.output) if args.output and args.output != STDIO else None
     try:
         found, failed = expand_inputs(args.inputs, skip_folder=output_folder)
-        single_file = len(found) == 1 and found[0].single and not failed
+        single_file = len(args.inputs) == 1 and len(found) == 1 and found[0].single
         fmt = _format(args, single_file)
         options = build_options(args, fmt)
-        jobs = plan_jobs(found, args.output, fmt)
+        jobs = plan_jobs(found, args.output, fmt, arguments=len(args.inputs))
         if any(job.output is None for job in jobs) and sys.stdout.isatty():
             raise UsageError("refusing to write image bytes to a terminal; use -o FILE")
     except (UsageError, InvalidOptionError) as exc:
