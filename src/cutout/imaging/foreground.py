@@ -66,6 +66,25 @@ def _neighbour_weights(
     return weights
 
 
+def _pull(fb: FloatArray, weights: FloatArray, out: FloatArray, scratch: FloatArray) -> None:
+    """``out = sum_n weights[n] * fb[neighbour n]`` with edge-clamped neighbours.
+
+    Slices instead of a padded copy: the out-of-image neighbour is the pixel itself.
+    """
+    left, right, up, down = weights
+    np.multiply(left, fb, out=out)  # the clamped first column; overwritten below
+    np.multiply(left[:, 1:], fb[:, :-1], out=out[:, 1:])
+    np.multiply(right, fb, out=scratch)
+    np.multiply(right[:, :-1], fb[:, 1:], out=scratch[:, :-1])
+    out += scratch
+    np.multiply(up, fb, out=scratch)
+    np.multiply(up[1:], fb[:-1], out=scratch[1:])
+    out += scratch
+    np.multiply(down, fb, out=scratch)
+    np.multiply(down[:-1], fb[1:], out=scratch[:-1])
+    out += scratch
+
+
 def _solve_level(
     image: FloatArray,
     alpha: FloatArray,
@@ -75,7 +94,6 @@ def _solve_level(
     gradient_weight: float,
 ) -> FloatArray:
     """Jacobi sweeps of the per-pixel 2x2 system on one level; ``fb`` is H x W x 6 (F, B)."""
-    height, width = alpha.shape
     weights = _neighbour_weights(alpha, regularization, gradient_weight)
     total = weights.sum(axis=0)
     a00 = alpha * alpha + total
@@ -85,18 +103,17 @@ def _solve_level(
     b00 = (a11 * inverse_det)[..., None]
     b01 = (-a01 * inverse_det)[..., None]
     b11 = (a00 * inverse_det)[..., None]
-    data_f = alpha[..., None] * image
-    data_b = (1 - alpha)[..., None] * image
-    shifts = ((1, 0), (1, 2), (0, 1), (2, 1))
+    data = np.concatenate([alpha[..., None] * image, (1 - alpha)[..., None] * image], axis=2)
+    neighbour_weights = weights[..., None]
+    pulled = np.empty_like(fb)
+    scratch = np.empty_like(fb)
     for _ in range(iterations):
-        padded = np.pad(fb, ((1, 1), (1, 1), (0, 0)), mode="edge")
-        pulled = np.zeros_like(fb)
-        for index, (row, col) in enumerate(shifts):
-            pulled += weights[index][..., None] * padded[row : row + height, col : col + width]
-        rhs_f = data_f + pulled[..., :3]
-        rhs_b = data_b + pulled[..., 3:]
+        _pull(fb, neighbour_weights, pulled, scratch)
+        pulled += data
+        rhs_f, rhs_b = pulled[..., :3], pulled[..., 3:]
         fb = np.concatenate([b00 * rhs_f + b01 * rhs_b, b01 * rhs_f + b11 * rhs_b], axis=2)
-        np.clip(fb, 0.0, 1.0, out=fb)
+        np.maximum(fb, 0.0, out=fb)
+        np.minimum(fb, 1.0, out=fb)
     return fb
 
 
@@ -139,39 +156,76 @@ def estimate_foreground_ml(
     return np.ascontiguousarray(fb[..., :3]), np.ascontiguousarray(fb[..., 3:])
 
 
-def _box_resize(array: FloatArray, width: int, height: int) -> FloatArray:
-    """Area-average resize of a float H x W or H x W x C array (per channel, Pillow 'F')."""
-    if array.ndim == 2:
-        image = Image.fromarray(array, mode="F")
-        return np.asarray(image.resize((width, height), Image.Resampling.BOX), np.float32)
-    channels = [
-        _box_resize(np.ascontiguousarray(array[..., c]), width, height)
+def _resize_channels(
+    array: FloatArray,
+    size: tuple[int, int],
+    resample: Image.Resampling,
+    box: tuple[float, float, float, float] | None = None,
+) -> list[FloatArray]:
+    """Each channel of a float H x W x C array resized with Pillow ('F' mode)."""
+    return [
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(array[..., c]), mode="F").resize(
+                size, resample, box=box
+            ),
+            np.float32,
+        )
         for c in range(array.shape[2])
     ]
-    return np.stack(channels, axis=2)
 
 
-def _sample_bilinear(grid: FloatArray, rows: FloatArray, cols: FloatArray) -> FloatArray:
-    """``grid`` (h x w x C) sampled at fractional pixel-centre coordinates -> N x C."""
-    height, width = grid.shape[:2]
-    rows = np.clip(rows, 0, height - 1)
-    cols = np.clip(cols, 0, width - 1)
-    row0 = np.floor(rows).astype(np.intp)
-    col0 = np.floor(cols).astype(np.intp)
-    row1 = np.minimum(row0 + 1, height - 1)
-    col1 = np.minimum(col0 + 1, width - 1)
-    fy = (rows - row0)[:, None]
-    fx = (cols - col0)[:, None]
-    top = grid[row0, col0] * (1 - fx) + grid[row0, col1] * fx
-    bottom = grid[row1, col0] * (1 - fx) + grid[row1, col1] * fx
-    result: FloatArray = top * (1 - fy) + bottom * fy
-    return result
+def _neighbour_total(
+    alpha: FloatArray, flat: IndexArray, regularization: float, gradient_weight: float
+) -> FloatArray:
+    """Sum of the 4 neighbour weights at the pixels ``flat`` (edge-clamped)."""
+    height, width = alpha.shape
+    values = alpha.ravel()
+    rows, cols = np.divmod(flat, width)
+    centre = values[flat]
+    total = np.full(flat.shape, 4 * regularization, np.float32)
+    for neighbour in (
+        flat - (cols > 0),
+        flat + (cols < width - 1),
+        flat - width * (rows > 0),
+        flat + width * (rows < height - 1),
+    ):
+        total += gradient_weight * np.abs(centre - values[neighbour])
+    return total
 
 
-def _soft_pixels(alpha: FloatArray) -> tuple[IndexArray, IndexArray]:
-    soft = (alpha > _SOFT_LOW) & (alpha < _SOFT_HIGH)
-    rows, cols = np.nonzero(soft)
-    return rows, cols
+def _prior(
+    fb_small: FloatArray, flat: IndexArray, height: int, width: int
+) -> tuple[FloatArray, FloatArray]:
+    """The low-resolution (F, B) upsampled (bilinear) and read at the pixels ``flat``.
+
+    The answer is a smooth field on a grid ``factor`` times coarser than the photo, so it
+    is upsampled only to a grid of cells of ``step`` px (half that factor), and only over
+    the bounding box of ``flat``, then read per pixel with 1-D indices: far cheaper than
+    full-resolution channels or 2-D fancy indexing of four corners per pixel.
+    """
+    small_height, small_width = fb_small.shape[:2]
+    rows, cols = np.divmod(flat, width)
+    top, left = int(rows.min()), int(cols.min())
+    step = max(1, int(width / small_width) // 2)
+    grid_width = (int(cols.max()) - left) // step + 1
+    grid_height = (int(rows.max()) - top) // step + 1
+    if (small_height, small_width) == (height, width):
+        bottom, right = top + grid_height, left + grid_width
+        channels = [fb_small[top:bottom, left:right, c] for c in range(6)]
+    else:
+        scale_x, scale_y = small_width / width, small_height / height
+        box = (
+            left * scale_x,
+            top * scale_y,
+            min(small_width, (left + grid_width * step) * scale_x),
+            min(small_height, (top + grid_height * step) * scale_y),
+        )
+        channels = _resize_channels(
+            fb_small, (grid_width, grid_height), Image.Resampling.BILINEAR, box
+        )
+    local = ((rows - top) // step) * grid_width + (cols - left) // step
+    sampled = [np.ascontiguousarray(channel).ravel()[local] for channel in channels]
+    return np.stack(sampled[:3], axis=1), np.stack(sampled[3:], axis=1)
 
 
 def refine_foreground(
@@ -186,23 +240,21 @@ def refine_foreground(
 
     Pixels whose alpha rounds to 0 or 255 are returned unchanged.
     """
+    alpha = np.asarray(alpha, np.float32)
     height, width = alpha.shape
-    rows, cols = _soft_pixels(alpha)
     result = rgb.copy()
-    if rows.size == 0:
+    flat = np.flatnonzero((alpha > _SOFT_LOW) & (alpha < _SOFT_HIGH))
+    if flat.size == 0:
         return result
     factor = max(1.0, max(height, width) / work_size)
-    small_width = max(1, round(width / factor))
-    small_height = max(1, round(height / factor))
+    small_size = (max(1, round(width / factor)), max(1, round(height / factor)))
     if factor > 1.0:
-        small_image = np.asarray(
-            Image.fromarray(rgb).resize((small_width, small_height), Image.Resampling.BOX),
-            np.float32,
-        ) / np.float32(255.0)
-        small_alpha = _box_resize(alpha.astype(np.float32), small_width, small_height)
+        small_rgb = Image.fromarray(rgb).resize(small_size, Image.Resampling.BOX)
+        small_image = np.asarray(small_rgb, np.float32) / np.float32(255.0)
+        small_alpha = _resize_channels(alpha[..., None], small_size, Image.Resampling.BOX)[0]
     else:
         small_image = rgb.astype(np.float32) / np.float32(255.0)
-        small_alpha = alpha.astype(np.float32)
+        small_alpha = alpha
     fg_small, bg_small = estimate_foreground_ml(
         small_image, small_alpha, regularization=regularization, gradient_weight=gradient_weight
     )
@@ -210,24 +262,20 @@ def refine_foreground(
 
     # Full-resolution finish at the soft pixels: the per-pixel system of the method's
     # last level, with the neighbours' F and B read from the smooth low-resolution answer.
-    soft_alpha = alpha[rows, cols].astype(np.float32)
-    total = np.zeros_like(soft_alpha)
-    for d_row, d_col in ((0, -1), (0, 1), (-1, 0), (1, 0)):
-        neighbour = alpha[np.clip(rows + d_row, 0, height - 1), np.clip(cols + d_col, 0, width - 1)]
-        total += regularization + gradient_weight * np.abs(soft_alpha - neighbour)
-    scale_y = small_height / height
-    scale_x = small_width / width
-    prior = _sample_bilinear(
-        fb_small,
-        ((rows + 0.5) * scale_y - 0.5).astype(np.float32),
-        ((cols + 0.5) * scale_x - 0.5).astype(np.float32),
-    )
-    colour = rgb[rows, cols].astype(np.float32) / np.float32(255.0)
+    soft_alpha = alpha.ravel()[flat][:, None]
+    total = _neighbour_total(alpha, flat, regularization, gradient_weight)[:, None]
+    prior_f, prior_b = _prior(fb_small, flat, height, width)
+    pixels = result.reshape(-1, 3)
+    colour = pixels[flat].astype(np.float32) / np.float32(255.0)
     a00 = soft_alpha * soft_alpha + total
     a11 = (1 - soft_alpha) * (1 - soft_alpha) + total
     a01 = soft_alpha * (1 - soft_alpha)
-    rhs_f = soft_alpha[:, None] * colour + total[:, None] * prior[:, :3]
-    rhs_b = (1 - soft_alpha)[:, None] * colour + total[:, None] * prior[:, 3:]
-    foreground = (a11[:, None] * rhs_f - a01[:, None] * rhs_b) / (a00 * a11 - a01 * a01)[:, None]
-    result[rows, cols] = np.clip(foreground * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    rhs_f = soft_alpha * colour + total * prior_f
+    rhs_b = (1 - soft_alpha) * colour + total * prior_b
+    foreground = (a11 * rhs_f - a01 * rhs_b) / (a00 * a11 - a01 * a01)
+    foreground *= 255.0
+    foreground += 0.5
+    np.maximum(foreground, 0.0, out=foreground)
+    np.minimum(foreground, 255.0, out=foreground)
+    pixels[flat] = foreground.astype(np.uint8)
     return result
