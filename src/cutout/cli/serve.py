@@ -76,8 +76,9 @@ def run(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
-        # the queue bounds image work; this bounds sockets held open
-        limit_concurrency=settings.queue_size * 4 + 32,
+        # the admission queue bounds image work (JSON 503s); this only bounds sockets held
+        # open, above Cloud Run's largest per-instance concurrency (1000)
+        limit_concurrency=max(1024, settings.queue_size * 2),
     )
     server = uvicorn.Server(config)
     # uvicorn re-raises the captured signal after its graceful shutdown; with a no-op
