@@ -7,7 +7,8 @@ Paths (``PAYLOAD`` is the good file's bytes):
 - ``/wrong.bin``: a file of the right length with different bytes;
 - ``/cut.bin``: always closes the connection after half of the promised bytes;
 - ``/flaky.bin``: the first request is cut off half way, later ones support Range;
-- ``/missing.bin``: 404.
+- ``/missing.bin``: 404;
+- any path put in ``server.files``: those bytes.
 
 Every request is recorded as ``(path, Range header or None)`` in ``server.requests``.
 """
@@ -34,6 +35,7 @@ class WeightsServer(ThreadingHTTPServer):
     daemon_threads = True
     requests: list[tuple[str, str | None]]
     flaky_served: int
+    files: dict[str, bytes]  # extra paths served whole, with Range
 
     @property
     def base_url(self) -> str:
@@ -49,7 +51,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.requests.append((self.path, self.headers.get("Range")))
-        if self.path == "/good.bin":
+        if self.path in self.server.files:
+            self._send(self.server.files[self.path], honour_range=True)
+        elif self.path == "/good.bin":
             self._send(PAYLOAD, honour_range=True)
         elif self.path == "/norange.bin":
             self._send(PAYLOAD, honour_range=False)
@@ -95,6 +99,7 @@ def serve() -> Iterator[WeightsServer]:
     server = WeightsServer(("127.0.0.1", 0), _Handler)
     server.requests = []
     server.flaky_served = 0
+    server.files = {}
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
