@@ -100,9 +100,15 @@ def live_server(
     *,
     wait: Literal["ready", "health"] = "ready",
     timeout: float = 60.0,
+    port_from_env: bool = False,
 ) -> Iterator[LiveServer]:
+    """``port_from_env`` passes the port as ``$PORT`` (as Cloud Run does), not ``--port``."""
     port = free_port()
     full_env = {**os.environ, "CUTOUT_LOG_FORMAT": "json", **(env or {})}
+    port_args = ["--port", str(port)]
+    if port_from_env:
+        full_env["PORT"] = str(port)
+        port_args = []
     # the checkout's sources, even when the package is not installed in this interpreter
     full_env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(REPO / "src"), full_env.get("PYTHONPATH")])
@@ -114,8 +120,7 @@ def live_server(
         "serve",
         "--host",
         "127.0.0.1",
-        "--port",
-        str(port),
+        *port_args,
         *args,
     ]
     with tempfile.TemporaryDirectory(prefix="cutout-live-") as folder:

@@ -7,15 +7,23 @@ itself is tested with ``address_allowed`` overridden, the test-only door in UrlP
 from __future__ import annotations
 
 import asyncio
+import io
 import ipaddress
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
+from PIL import Image
 
+from cutout.backends.fake import FakeBackend
+from cutout.config import Settings
+from cutout.engine import Engine
 from cutout.errors import FileTooLargeError, InputError, InvalidOptionError
+from cutout.server.app import create_app
 from cutout.server.fetch import (
     UrlPolicy,
     fetch_url,
@@ -23,6 +31,7 @@ from cutout.server.fetch import (
     is_public_address,
     resolve_target,
 )
+from tests.server.live import serve_in_thread
 
 PUBLIC = "93.184.215.14"
 
@@ -130,6 +139,14 @@ def test_unresolvable_host_is_a_download_failure() -> None:
     assert info.value.code == "failed_image_download"
 
 
+def _dog_png() -> bytes:
+    image = Image.new("RGB", (80, 60), (10, 10, 10))
+    image.paste((240, 200, 60), (20, 15, 60, 45))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 # -- a real fetch from a loopback server, through the test-only override ---------------
 class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
@@ -139,18 +156,22 @@ class _Handler(BaseHTTPRequestHandler):
             "/redirect": (302, {"Location": "/photo.png"}, b""),
             "/elsewhere": (302, {"Location": "http://forbidden.example.org/x"}, b""),
             "/missing": (404, {}, b"no"),
+            "/slow": (200, {}, b"late"),
+            "/dog.png": (200, {"Content-Type": "image/png"}, _dog_png()),
         }
+        if self.path == "/slow":
+            time.sleep(1.0)
         if self.path.startswith("/loop"):
             depth = int(self.path.removeprefix("/loop") or "0")
             routes[self.path] = (302, {"Location": f"/loop{depth + 1}"}, b"")
         status, headers, body = routes.get(self.path, (404, {}, b""))
+        self.server.seen_hosts.append(self.headers.get("Host", ""))  # type: ignore[attr-defined]
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-        self.server.seen_hosts.append(self.headers.get("Host", ""))  # type: ignore[attr-defined]
 
     def log_message(self, format: str, *args: object) -> None:
         return
@@ -221,3 +242,35 @@ def test_http_error_status(origin: tuple[str, ThreadingHTTPServer]) -> None:
     with pytest.raises(InputError) as info:
         asyncio.run(fetch_url(url + "/missing", _loopback_policy(), param="bg_image_url"))
     assert info.value.code == "failed_bg_download"
+
+
+def test_time_limit(origin: tuple[str, ThreadingHTTPServer]) -> None:
+    url, _ = origin
+    with pytest.raises(InputError) as info:
+        asyncio.run(fetch_url(url + "/slow", _loopback_policy(timeout_s=0.3)))
+    assert info.value.code == "failed_image_download"
+    assert "longer than" in info.value.message
+
+
+def test_image_url_through_the_api(origin: tuple[str, ThreadingHTTPServer]) -> None:
+    """remove.bg's image_url end to end, with the test-only loopback override."""
+    url, _ = origin
+    backend = FakeBackend()
+    settings = Settings(allow_urls=True, url_allow_hosts=("localhost",))
+    app = create_app(settings, engine=Engine(backend.spec, backend=backend))
+    # the real policy refuses the loopback origin; tests widen only the address check
+    state = app.state.cutout
+    with serve_in_thread(app) as base, httpx.Client(base_url=base, timeout=30) as client:
+        refused = client.post("/v1.0/removebg", data={"image_url": url + "/dog.png"})
+        assert refused.status_code == 400
+        assert refused.json()["errors"][0]["code"] == "invalid_image_url"
+        state.url_policy = replace(state.url_policy, address_allowed=lambda address: True)
+        fetched = client.post(
+            "/v1.0/removebg",
+            data={"image_url": url + "/dog.png", "bg_image_url": url + "/missing"},
+        )
+        assert fetched.status_code == 400
+        assert fetched.json()["errors"][0]["code"] == "failed_bg_download"
+        ok = client.post("/v1.0/removebg", data={"image_url": url + "/dog.png"})
+        assert ok.status_code == 200, ok.text
+        assert Image.open(io.BytesIO(ok.content)).size == (80, 60)

@@ -69,9 +69,7 @@ def test_multipart_upload_defaults(client: httpx.Client, photo: bytes) -> None:
         assert int(response.headers[f"x-foreground-{side}"]) >= 0
 
 
-def test_preview_size_downscales_to_a_quarter_megapixel(
-    client: httpx.Client, photo: bytes
-) -> None:
+def test_preview_size_downscales_to_a_quarter_megapixel(client: httpx.Client, photo: bytes) -> None:
     for size in ("preview", "small", "regular"):
         response = client.post(URL, files={"image_file": photo}, data={"size": size})
         width, height = _image(response).size
@@ -132,9 +130,7 @@ def test_form_urlencoded_base64(client: httpx.Client, photo: bytes) -> None:
 def test_format_channels_and_background(
     client: httpx.Client, photo: bytes, fields: dict[str, str], media_type: str, mode: str
 ) -> None:
-    response = client.post(
-        URL, files={"image_file": photo}, data={"size": "preview", **fields}
-    )
+    response = client.post(URL, files={"image_file": photo}, data={"size": "preview", **fields})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == media_type
     assert _image(response).mode == mode
@@ -152,7 +148,11 @@ def test_zip_holds_color_and_alpha(client: httpx.Client, photo: bytes) -> None:
         alpha = Image.open(io.BytesIO(archive.read("alpha.png")))
         color = Image.open(io.BytesIO(archive.read("color.jpg")))
         assert alpha.mode == "L" and color.mode == "RGB"
-        assert alpha.size == color.size == (int(response.headers["x-width"]), int(response.headers["x-height"]))
+        assert (
+            alpha.size
+            == color.size
+            == (int(response.headers["x-width"]), int(response.headers["x-height"]))
+        )
 
 
 def test_crop_margin_scale_position(client: httpx.Client, photo: bytes) -> None:
@@ -189,9 +189,7 @@ def test_background_image_file(client: httpx.Client, photo: bytes) -> None:
     assert _image(response).getpixel((0, 0)) == pytest.approx((0, 200, 0), abs=8)
 
 
-def test_roi_outside_the_subject_is_unknown_foreground(
-    client: httpx.Client, photo: bytes
-) -> None:
+def test_roi_outside_the_subject_is_unknown_foreground(client: httpx.Client, photo: bytes) -> None:
     response = client.post(URL, files={"image_file": photo}, data={"roi": "0 0 30 30"})
     assert response.status_code == 400
     assert _code(response) == "unknown_foreground"
@@ -240,9 +238,7 @@ def test_source_errors(client: httpx.Client) -> None:
     assert _code(client.post(URL, files={"image_file": truncated_jpeg().data})) == (
         "failed_to_read_image"
     )
-    assert _code(client.post(URL, files={"image_file": bomb_png().data})) == (
-        "resolution_too_high"
-    )
+    assert _code(client.post(URL, files={"image_file": bomb_png().data})) == ("resolution_too_high")
     bad_json = client.post(URL, content=b"{nope", headers={"Content-Type": "application/json"})
     assert bad_json.status_code == 400 and _code(bad_json) == "invalid_json"
 

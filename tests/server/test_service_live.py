@@ -223,7 +223,9 @@ def test_api_keys(guarded: LiveServer) -> None:
     for headers in ({}, {"X-Api-Key": "wrong"}):
         for response in (
             httpx.post(f"{guarded.url}/v1/remove", content=photo, headers=headers),
-            httpx.post(f"{guarded.url}/v1.0/removebg", files={"image_file": photo}, headers=headers),
+            httpx.post(
+                f"{guarded.url}/v1.0/removebg", files={"image_file": photo}, headers=headers
+            ),
             httpx.get(f"{guarded.url}/v1.0/account", headers=headers),
         ):
             assert response.status_code == 403
@@ -268,3 +270,29 @@ def test_body_limits_while_streaming(guarded: LiveServer) -> None:
     chunked = httpx.post(f"{guarded.url}/v1/remove", content=chunks(), headers=key)
     assert chunked.status_code == 413 and _code(chunked) == "file_too_large"
     assert httpx.get(f"{guarded.url}/health").status_code == 200
+
+
+def test_a_client_that_disconnects_frees_its_place() -> None:
+    env = {"CUTOUT_TESTING_FAKE_DELAY_S": "2.0", "CUTOUT_MAX_BATCH": "1"}
+    with live_server(env=env) as server:
+        metrics_url = f"{server.url}/metrics"
+        before = _metric(httpx.get(metrics_url).text, "cutout_batch_size_count")
+        holder = threading.Thread(
+            target=httpx.post,
+            args=(f"{server.url}/v1/remove",),
+            kwargs={"content": _png(), "timeout": 30},
+        )
+        holder.start()
+        _wait_until(lambda: _metric(httpx.get(metrics_url).text, "cutout_queue_depth") >= 1)
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{server.url}/v1/remove", content=_png(), timeout=0.3)
+        # the abandoned request leaves while the first one still holds the model
+        _wait_until(
+            lambda: _metric(httpx.get(metrics_url).text, "cutout_requests_in_flight") == 1,
+            timeout=1.5,
+        )
+        holder.join(30)
+        time.sleep(0.3)
+        metrics = httpx.get(metrics_url).text
+        assert _metric(metrics, "cutout_batch_size_count") - before == 1  # it never ran
+        assert _metric(metrics, 'cutout_rejected_total{reason="client_gone"}') == 1

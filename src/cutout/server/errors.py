@@ -35,6 +35,7 @@ from cutout.errors import (
 __all__ = [
     "STATUS_BY_CLASS",
     "AuthError",
+    "ClientGoneError",
     "DeadlineExceededError",
     "NotReadyError",
     "OverloadedError",
@@ -79,6 +80,12 @@ class NotReadyError(OverloadedError):
     code = "not_ready"
 
 
+class ClientGoneError(CutoutError):
+    """The client closed the connection while its request waited; nobody reads the answer."""
+
+    code = "client_closed_request"
+
+
 class DeadlineExceededError(CutoutError):
     """The request waited past its deadline and was dropped without running."""
 
@@ -94,6 +101,7 @@ STATUS_BY_CLASS: dict[type[BaseException], int] = {
     RateLimitedError: 429,
     OverloadedError: 503,
     DeadlineExceededError: 504,
+    ClientGoneError: 499,  # nginx's "client closed request"; only the logs ever see it
     ModelError: 503,
     DeviceError: 503,
     ConfigError: 500,

@@ -249,7 +249,9 @@ async def remove(request: Request) -> Response:
             return image, options
 
         charge = state.limiter.charger(key)
-        result = await state.remove(data, plan, deadline=deadline, charge=charge)
+        result = await state.remove(
+            data, plan, deadline=deadline, charge=charge, disconnected=request.is_disconnected
+        )
     headers = result_headers(result)
     headers.update(state.limiter.headers(key))
     return Response(result.data, media_type=result.media_type, headers=headers)

@@ -263,7 +263,9 @@ async def removebg(request: Request) -> Response:
         def plan(image: DecodedImage) -> tuple[DecodedImage, RemoveOptions]:
             return downscale(image, parsed.max_megapixels), options
 
-        result = await state.remove(data, plan, deadline=deadline, charge=charge)
+        result = await state.remove(
+            data, plan, deadline=deadline, charge=charge, disconnected=request.is_disconnected
+        )
     headers = _headers(result_headers(result), parsed)
     headers.update(state.limiter.headers(key))
     if "application/json" in request.headers.get("accept", ""):

@@ -15,19 +15,25 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
+from cutout.backends.base import FloatArray
 from cutout.config import Settings
 from cutout.engine import Engine, Prepared, RemoveResult
 from cutout.imaging.decode import DecodedImage, decode
 from cutout.options import RemoveOptions
 from cutout.server.auth import load_keys
 from cutout.server.batcher import Batcher
-from cutout.server.errors import DeadlineExceededError, NotReadyError, OverloadedError
+from cutout.server.errors import (
+    ClientGoneError,
+    DeadlineExceededError,
+    NotReadyError,
+    OverloadedError,
+)
 from cutout.server.fetch import UrlPolicy
 from cutout.server.lifecycle import ModelLoader
 from cutout.server.metrics import Metrics
@@ -39,6 +45,9 @@ T = TypeVar("T")
 
 # (decoded image) -> the image to process (e.g. downscaled) and the options to use
 Planner = Callable[[DecodedImage], tuple[DecodedImage, RemoveOptions]]
+# True once the client has gone away (Starlette's Request.is_disconnected)
+Disconnected = Callable[[], Awaitable[bool]]
+_DISCONNECT_POLL_S = 0.1
 # called with the input megapixels once they are known, before inference (rate limits)
 Charger = Callable[[float], None]
 
@@ -126,6 +135,25 @@ class ServerState:
     def deadline(self) -> float:
         return time.monotonic() + self.settings.request_timeout_s
 
+    async def _infer(
+        self, prepared: Prepared, deadline: float, disconnected: Disconnected | None
+    ) -> FloatArray:
+        """Wait for the batch; a client that goes away cancels its job (freeing its place)."""
+        if disconnected is None:
+            return await self.batcher.infer(prepared, deadline)
+        task = asyncio.ensure_future(self.batcher.infer(prepared, deadline))
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=_DISCONNECT_POLL_S)
+                if done:
+                    return task.result()
+                if await disconnected():
+                    task.cancel()
+                    raise ClientGoneError("the client closed the connection")
+        finally:
+            if not task.done():
+                task.cancel()
+
     def require_ready(self) -> None:
         if self.loader.status == "loading":
             raise NotReadyError("the model is still loading, retry shortly", retry_after_s=2)
@@ -146,6 +174,7 @@ class ServerState:
         *,
         deadline: float,
         charge: Charger | None = None,
+        disconnected: Disconnected | None = None,
     ) -> RemoveResult:
         """Decode, batch, compose and encode one image, never on the event loop."""
         self.require_ready()
@@ -166,12 +195,15 @@ class ServerState:
             self.metrics.rejected.labels(reason="deadline").inc()
             raise DeadlineExceededError("the request ran past its deadline before inference")
         try:
-            saliency = await self.batcher.infer(prepared, deadline)
+            saliency = await self._infer(prepared, deadline, disconnected)
         except DeadlineExceededError:
             self.metrics.rejected.labels(reason="deadline").inc()
             raise
         except OverloadedError:
             self.metrics.rejected.labels(reason="queue_full").inc()
+            raise
+        except ClientGoneError:
+            self.metrics.rejected.labels(reason="client_gone").inc()
             raise
         result = await self.in_pool(self.engine.finish, prepared, saliency, options)
         self.metrics.megapixels.inc(megapixels)

@@ -1,0 +1,55 @@
+"""``cutout serve``: flags and ``$PORT`` reach the settings of the running server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import httpx
+
+from tests.server.live import live_server
+
+
+def test_help_lists_the_flags() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cutout.cli.main", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for flag in ("--port", "--model", "--weights", "--device", "--max-batch", "--queue-size"):
+        assert flag in result.stdout
+
+
+def test_port_from_env_and_flags_reach_the_server() -> None:
+    args = [
+        "--max-batch",
+        "3",
+        "--queue-size",
+        "7",
+        "--max-upload-mb",
+        "2",
+        "--shutdown-grace",
+        "4",
+    ]
+    env = {"CUTOUT_TESTING_FAKE_DELAY_S": "0"}
+    with live_server(args, env=env, port_from_env=True) as server:
+        info = httpx.get(f"{server.url}/model-info").json()
+        assert info["model"] == "fake"
+        assert info["batch"]["max_batch"] == 3
+        assert info["batch"]["queue_size"] == 7
+        assert info["limits"]["max_upload_bytes"] == 2 * 1024 * 1024
+        assert info["limits"]["shutdown_grace_s"] == 4
+        assert server.terminate() == 0
+
+
+def test_unknown_model_is_one_line_and_exit_1() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cutout.cli.main", "serve", "--model", "nope", "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("cutout: unknown model 'nope'")
+    assert len(result.stderr.strip().splitlines()) == 1
