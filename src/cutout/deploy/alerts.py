@@ -13,11 +13,13 @@ built-in metrics (resource type ``cloud_run_revision``):
   ``cloudaudit.googleapis.com%2Fsystem_event`` entries of severity ERROR for the
   service (a quota refusal at provisioning lands there too).
 
-``--dry-run`` prints them as JSON; otherwise ``AlertPolicyServiceClient`` creates them.
+``--dry-run`` prints them as JSON; otherwise ``AlertPolicyServiceClient`` (gRPC) creates
+them.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -184,27 +186,39 @@ def policy_json(policy: AlertPolicy) -> dict[str, Any]:
     """The policy as the Monitoring REST API spells it (camelCase, enum names)."""
     from google.cloud import monitoring_v3
 
-    document: dict[str, Any] = json.loads(monitoring_v3.AlertPolicy.to_json(policy))
+    document: dict[str, Any] = json.loads(
+        monitoring_v3.AlertPolicy.to_json(policy, use_integers_for_enums=False)
+    )
     return document
 
 
 def create_policies(
     project: str, policies: Sequence[AlertPolicy], *, endpoint: str | None = None
 ) -> list[str]:
-    """Create each policy with ``AlertPolicyServiceClient``; return their names."""
+    """Create each policy with ``AlertPolicyServiceClient``; return their names.
+
+    The Monitoring client speaks gRPC only. ``endpoint`` (``host:port``, tests and
+    emulators) switches to an insecure local channel without credentials.
+    """
     from google.cloud import monitoring_v3
 
     from cutout.deploy.errors import translate
 
-    kwargs: dict[str, Any] = {"transport": "rest"}
-    if endpoint is not None:
-        from google.auth.credentials import AnonymousCredentials
-
-        kwargs["credentials"] = AnonymousCredentials()  # type: ignore[no-untyped-call]
-        kwargs["client_options"] = {"api_endpoint": endpoint}
     names = []
     try:
-        client = monitoring_v3.AlertPolicyServiceClient(**kwargs)
+        if endpoint is None:
+            client = monitoring_v3.AlertPolicyServiceClient()
+        else:
+            # grpc ships no type stubs; it is a dependency of google-api-core[grpc]
+            grpc = importlib.import_module("grpc")
+            from google.cloud.monitoring_v3.services.alert_policy_service.transports import (
+                AlertPolicyServiceGrpcTransport,
+            )
+
+            channel = grpc.insecure_channel(endpoint.removeprefix("http://"))
+            client = monitoring_v3.AlertPolicyServiceClient(
+                transport=AlertPolicyServiceGrpcTransport(channel=channel)
+            )
         for policy in policies:
             created = client.create_alert_policy(name=f"projects/{project}", alert_policy=policy)
             names.append(str(created.name))

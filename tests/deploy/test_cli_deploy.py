@@ -1,0 +1,241 @@
+"""``cutout deploy plan|manifest|multi-region|alerts`` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from google.cloud import run_v2
+
+from cutout.cli.main import main
+from cutout.deploy.gcp import GcpClients
+from tests.conftest import REPO
+from tests.fakes.gcp import FakeGcp
+
+CONFIG = str(REPO / "docs" / "cutout-deploy.toml")
+EAST_FIRST = str(Path(__file__).resolve().parent / "configs" / "east-first.toml")
+SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
+REQUIRED = {
+    "kind",
+    "region",
+    "gpu_type",
+    "gpu_zonal_redundancy",
+    "max_instances",
+    "cpu",
+    "memory",
+    "fits",
+    "blocked_by",
+    "cost_per_hour_usd",
+    "max_cost_per_day_usd",
+}
+
+
+def _plan_json(
+    capsys: pytest.CaptureFixture[str], snapshot: str, config: str = CONFIG
+) -> tuple[int, dict[str, Any], str]:
+    code = main(
+        ["deploy", "plan", "--config", config, "--from-snapshot", str(SNAPSHOTS / snapshot),
+         "--format", "json"]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    return code, json.loads(out), err
+
+
+def test_plan_json_subprocess_zonal_none() -> None:
+    """The installed entry point, as a user runs it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "cutout.cli.main", "deploy", "plan", "--config", CONFIG,
+         "--from-snapshot", "tests/deploy/snapshots/zonal-none", "--format", "json"],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert set(document) >= {"chosen", "candidates"}
+    for candidate in document["candidates"]:
+        assert set(candidate) >= REQUIRED
+        assert candidate["kind"] in ("gpu", "cpu")
+        assert isinstance(candidate["fits"], bool)
+    chosen = document["chosen"]
+    assert (chosen["kind"], chosen["region"], chosen["gpu_zonal_redundancy"]) == (
+        "gpu", "us-central1", False,
+    )  # fmt: skip
+    assert (chosen["max_instances"], chosen["cpu"], chosen["memory"]) == (3, "4", "16Gi")
+    assert chosen["gpu_type"] == "nvidia-l4" and chosen["blocked_by"] is None
+    assert chosen["cost_per_hour_usd"] == pytest.approx(1.0465, abs=1e-4)
+    first = document["candidates"][0]
+    assert first["blocked_by"] == "NvidiaL4GpuAllocPerProjectRegion" and first["fits"] is False
+
+
+def test_plan_no_gpu_quota_is_cpu_on_fast_model_with_2_instances(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, document, _ = _plan_json(capsys, "no-gpu-quota")
+    assert code == 0
+    chosen = document["chosen"]
+    assert chosen["kind"] == "cpu" and chosen["model"] == "inspyrenet-fast"
+    assert chosen["gpu_type"] is None and chosen["gpu_zonal_redundancy"] is None
+    assert chosen["max_instances"] == 2 and chosen["cpu"] == "8"
+
+
+def test_plan_first_region_without_l4(capsys: pytest.CaptureFixture[str]) -> None:
+    code, document, _ = _plan_json(capsys, "first-region-no-l4", EAST_FIRST)
+    assert code == 0
+    assert document["candidates"][0]["region"] == "us-east1"
+    assert document["candidates"][0]["fits"] is False
+    assert (document["chosen"]["kind"], document["chosen"]["region"]) == ("gpu", "europe-west4")
+
+
+def test_plan_incident_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["deploy", "plan", "--config", CONFIG, "--from-snapshot", str(SNAPSHOTS / "incident")]
+    )
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert "used in us-central1 by cutout-batch: 3 zonal + 0 non-zonal L4" in out
+    assert "chosen: #4 nvidia-l4 GPU without zonal redundancy in europe-west4, max 2" in out
+    assert "prices as of 2026-08" in out
+
+
+def test_plan_nothing_fits_exits_1_with_what_to_request(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, document, err = _plan_json(capsys, "nothing-fits")
+    assert code == 1
+    assert document["chosen"] is None
+    assert any("--gpus 3 --no-zonal-redundancy" in line for line in document["requests"])
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"cutout: {CONFIG}: nothing fits: ")
+    assert "short by 3 GPUs" in lines[0]
+
+
+def test_bad_config_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "deploy.toml"
+    text = Path(CONFIG).read_text(encoding="utf-8").replace('cpu = "4"', 'cpu = "2"')
+    bad.write_text(text, encoding="utf-8")
+    code = main(["deploy", "plan", "--config", str(bad), "--from-snapshot", str(SNAPSHOTS)])
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert err == f"cutout: {bad}: gpu.cpu: nvidia-l4 needs at least 4 vCPU\n"
+
+
+def test_missing_snapshot_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["deploy", "plan", "--config", CONFIG, "--from-snapshot", str(tmp_path)])
+    _, err = capsys.readouterr()
+    assert code == 1 and "quotaInfos.json: missing" in err
+
+
+def test_manifest_to_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "service.yaml"
+    code = main(
+        ["deploy", "manifest", "--config", CONFIG, "--from-snapshot",
+         str(SNAPSHOTS / "no-gpu-quota"), "-o", str(target)]
+    )  # fmt: skip
+    _, err = capsys.readouterr()
+    assert code == 0
+    document = yaml.safe_load(target.read_text(encoding="utf-8"))
+    annotations = document["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["autoscaling.knative.dev/maxScale"] == "2"
+    assert "nodeSelector" not in document["spec"]["template"]["spec"]
+    assert f"gcloud run services replace {target} --region=us-central1" in err
+
+
+def test_manifest_of_a_blocked_candidate_warns(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["deploy", "manifest", "--config", CONFIG, "--from-snapshot",
+         str(SNAPSHOTS / "no-gpu-quota"), "--candidate", "0"]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0 and "run.googleapis.com/accelerator: nvidia-l4" in out
+    assert "does NOT fit" in err
+    assert main(["deploy", "manifest", "--config", CONFIG, "--from-snapshot",
+                 str(SNAPSHOTS / "no-gpu-quota"), "--candidate", "99"]) == 1  # fmt: skip
+
+
+def test_multi_region_dry_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["deploy", "multi-region", "--config", CONFIG, "--from-snapshot",
+         str(SNAPSHOTS / "zonal-none"), "--domain", "cutout.petshop.example",
+         "--output-dir", str(tmp_path), "--dry-run"]
+    )  # fmt: skip
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert "gcloud compute backend-services create cutout-backend" in out
+    assert "--network-endpoint-type=serverless --cloud-run-service=cutout" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "service-europe-west4.yaml", "service-us-central1.yaml",
+    ]  # fmt: skip
+    code = main(
+        ["deploy", "multi-region", "--config", CONFIG, "--from-snapshot",
+         str(SNAPSHOTS / "zonal-none"), "--domain", "c.example", "--regions", "us-central1",
+         "--dry-run"]
+    )  # fmt: skip
+    _, err = capsys.readouterr()
+    assert code == 1 and "at least 2 regions" in err
+
+
+def test_alerts_dry_run(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["deploy", "alerts", "--config", CONFIG, "--dry-run"])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    policies = json.loads(out)
+    assert [p["displayName"] for p in policies] == [
+        "cutout: 5xx ratio", "cutout: p95 latency", "cutout: instances at max",
+        "cutout: revision not ready",
+    ]  # fmt: skip
+    assert main(["deploy", "alerts", "--config", CONFIG, "--dry-run",
+                 "--notification-channel", "email-me"]) == 1  # fmt: skip
+
+
+def test_plan_live_against_the_fake_apis(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Live mode: the real clients read Cloud Quotas and ListServices (the fake on loopback)."""
+    config = tmp_path / "cutout-deploy.toml"
+    config.write_text(
+        Path(CONFIG).read_text(encoding="utf-8").replace("petshop-prod", "shop-live"), "utf-8"
+    )
+    with FakeGcp("shop-live", "418305719264") as fake:
+        for region in ("us-central1", "europe-west4"):
+            fake.quotas.set_limit("CpuAllocPerProjectRegion", region, 200_000)
+            fake.quotas.set_limit("MemAllocPerProjectRegion", region, 400 * 2**30)
+        fake.quotas.set_limit("NvidiaL4GpuAllocPerProjectRegion", "us-central1", 3)
+        fake.quotas.set_limit("NvidiaL4GpuAllocNoZonalRedundancyPerProjectRegion", "us-central1", 0)
+        clients = GcpClients.create(endpoint=fake.endpoint)
+        # another service already holds 2 of the 3 zonal L4s in us-central1
+        template = run_v2.RevisionTemplate(
+            containers=[
+                run_v2.Container(
+                    image="us-docker.pkg.dev/cloudrun/container/hello",
+                    resources=run_v2.ResourceRequirements(
+                        limits={"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"},
+                        cpu_idle=False,
+                    ),
+                )
+            ],
+            scaling=run_v2.RevisionScaling(max_instance_count=2),
+            node_selector=run_v2.NodeSelector(accelerator="nvidia-l4"),
+        )
+        operation = clients.services.create_service(
+            parent="projects/shop-live/locations/us-central1",
+            service=run_v2.Service(template=template),
+            service_id="batch",
+        )
+        clients.wait("create batch", operation, timeout_s=30)
+        code = main(
+            ["deploy", "plan", "--config", str(config), "--endpoint", fake.endpoint,
+             "--format", "json"]
+        )  # fmt: skip
+        out, err = capsys.readouterr()
+        assert fake.requests_to("GET", "quotaInfos"), "limits must come from Cloud Quotas"
+        assert fake.errors == []
+    assert code == 0, err
+    chosen = json.loads(out)["chosen"]
+    assert (chosen["kind"], chosen["region"], chosen["gpu_zonal_redundancy"]) == (
+        "gpu", "us-central1", True,
+    )  # fmt: skip
+    assert chosen["max_instances"] == 1  # 3 zonal L4s - 2 used by `batch`

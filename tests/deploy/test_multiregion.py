@@ -1,0 +1,128 @@
+"""Multi-region: per-region plans with min 1 + readiness, the exact gcloud LB commands."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cutout.deploy.multiregion import lb_commands, plan_multi_region, run_commands
+from cutout.deploy.snapshot import Snapshot
+from cutout.errors import ConfigError, DeployError
+from tests.deploy.planning import config, limits
+
+
+def _snapshot() -> Snapshot:
+    return Snapshot(
+        limits={
+            "us-central1": limits("us-central1", zonal=3),
+            "europe-west4": limits("europe-west4", zonal=0, no_zonal=0),
+            "us-east1": limits("us-east1"),
+        },
+        usage={},
+    )
+
+
+def test_each_region_planned_with_min_one_and_readiness() -> None:
+    cfg = config(regions=["us-central1", "europe-west4"])
+    setup = plan_multi_region(cfg, _snapshot(), cfg.regions, "cutout.petshop.example")
+    assert setup.ok
+    central, west = setup.choices
+    assert central.candidate is not None and central.candidate.kind == "gpu"
+    assert west.candidate is not None and west.candidate.kind == "cpu"  # no GPU quota there
+    for choice in setup.choices:
+        assert choice.candidate is not None and choice.candidate.min_instances == 1
+        document = yaml.safe_load(setup.manifests[choice.region])
+        template = document["spec"]["template"]
+        assert template["metadata"]["annotations"]["autoscaling.knative.dev/minScale"] == "1"
+        assert template["spec"]["containers"][0]["readinessProbe"]["httpGet"]["path"] == "/ready"
+    # always-on: 1 zonal L4 instance (4 vCPU, 16 GiB) + 1 CPU instance (8 vCPU, 16 GiB)
+    assert setup.always_on_per_day_usd == pytest.approx(1.4216 * 24 + 0.6336 * 24, abs=0.02)
+    report = setup.report()
+    assert "at least 2 regions" in report and "min instances >= 1" in report
+    assert "readiness probe" in report and "60 %" in report
+
+
+def test_exact_gcloud_commands() -> None:
+    cfg = config()
+    commands = [" ".join(c) for c in lb_commands(cfg, ["us-central1", "europe-west4"], "c.example")]
+    p = "--project=petshop-prod"
+    assert commands == [
+        "gcloud compute network-endpoint-groups create cutout-neg-us-central1 "
+        f"--region=us-central1 --network-endpoint-type=serverless --cloud-run-service=cutout {p}",
+        "gcloud compute network-endpoint-groups create cutout-neg-europe-west4 "
+        f"--region=europe-west4 --network-endpoint-type=serverless --cloud-run-service=cutout {p}",
+        "gcloud compute backend-services create cutout-backend "
+        f"--load-balancing-scheme=EXTERNAL_MANAGED --global {p}",
+        "gcloud compute backend-services add-backend cutout-backend --global "
+        "--network-endpoint-group=cutout-neg-us-central1 "
+        f"--network-endpoint-group-region=us-central1 {p}",
+        "gcloud compute backend-services add-backend cutout-backend --global "
+        "--network-endpoint-group=cutout-neg-europe-west4 "
+        f"--network-endpoint-group-region=europe-west4 {p}",
+        "gcloud compute url-maps create cutout-url-map --default-service=cutout-backend "
+        f"--global {p}",
+        f"gcloud compute ssl-certificates create cutout-cert --domains=c.example --global {p}",
+        "gcloud compute target-https-proxies create cutout-https-proxy "
+        f"--url-map=cutout-url-map --ssl-certificates=cutout-cert --global {p}",
+        "gcloud compute addresses create cutout-ip --ip-version=IPV4 --network-tier=PREMIUM "
+        f"--global {p}",
+        "gcloud compute forwarding-rules create cutout-https-rule "
+        "--load-balancing-scheme=EXTERNAL_MANAGED --network-tier=PREMIUM --address=cutout-ip "
+        f"--target-https-proxy=cutout-https-proxy --global --ports=443 {p}",
+    ]
+
+
+def test_one_region_is_not_enough() -> None:
+    cfg = config(regions=["us-central1"])
+    setup = plan_multi_region(cfg, _snapshot(), cfg.regions, "c.example")
+    assert not setup.ok
+    assert "at least 2 regions, got 1" in setup.problems[0]
+    assert setup.to_json()["commands"] == []
+
+
+def test_a_region_where_nothing_fits_is_a_problem() -> None:
+    cfg = config(regions=["us-central1", "us-east1"], cpu={"enabled": False})
+    setup = plan_multi_region(cfg, _snapshot(), cfg.regions, "c.example")
+    assert not setup.ok
+    assert setup.problems[0].startswith("nothing fits in us-east1")
+
+
+def test_bad_domain() -> None:
+    cfg = config()
+    with pytest.raises(ConfigError, match="--domain"):
+        plan_multi_region(cfg, _snapshot(), cfg.regions, "not a domain")
+
+
+def _fake_gcloud(folder: Path, exit_code: int) -> Path:
+    """A real executable named gcloud that records its arguments."""
+    log = folder / "calls.txt"
+    script = folder / "gcloud"
+    script.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexit {exit_code}\n', encoding="utf-8")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return log
+
+
+def test_run_commands_runs_in_order_and_stops_at_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = _fake_gcloud(tmp_path, 0)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    commands = lb_commands(config(), ["us-central1", "europe-west4"], "c.example")
+    run_commands(commands)
+    assert log.read_text(encoding="utf-8").splitlines() == [" ".join(c[1:]) for c in commands]
+
+    log.unlink()
+    _fake_gcloud(tmp_path, 3)
+    with pytest.raises(DeployError, match="exit 3: gcloud compute network-endpoint-groups"):
+        run_commands(commands)
+    assert len(log.read_text(encoding="utf-8").splitlines()) == 1
+
+
+def test_run_commands_without_gcloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(DeployError, match="gcloud is not on PATH"):
+        run_commands([["gcloud", "version"]])
