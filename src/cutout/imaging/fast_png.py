@@ -12,14 +12,13 @@ pixels are exactly the input's.
 
 from __future__ import annotations
 
-import os
 import struct
-import threading
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import numpy.typing as npt
+
+from cutout.imaging.parallel import map_strips, strip_bounds
 
 __all__ = ["FAST_LEVELS", "encode_png"]
 
@@ -29,21 +28,6 @@ FAST_LEVELS = range(0, 4)
 
 _COLOR_TYPES = {1: 0, 3: 2, 4: 6}  # channels -> PNG colour type (grey, RGB, RGBA)
 _ADLER_BASE = 65521
-# below this many raw bytes per strip, a thread costs more than it saves
-_MIN_STRIP_BYTES = 1 << 20
-
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _executor() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(
-                max_workers=os.cpu_count() or 1, thread_name_prefix="cutout-png"
-            )
-        return _pool
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
@@ -105,17 +89,11 @@ def encode_png(
     if channels not in _COLOR_TYPES or height == 0 or width == 0:
         raise ValueError(f"cannot encode an image of shape {pixels.shape} as PNG")
     rows = np.ascontiguousarray(rows)
-    workers = threads or os.cpu_count() or 1
-    strips = max(1, min(workers, rows.nbytes // _MIN_STRIP_BYTES, height))
-    bounds = [height * index // strips for index in range(strips + 1)]
-    jobs = [
-        (rows[bounds[index] : bounds[index + 1]], level, index == strips - 1)
-        for index in range(strips)
-    ]
-    if strips == 1:
-        parts = [_deflate_strip(*jobs[0])]
-    else:
-        parts = list(_executor().map(lambda job: _deflate_strip(*job), jobs))
+    bounds = strip_bounds(height, rows.nbytes, threads)
+    strips = len(bounds) - 1
+    parts = map_strips(
+        lambda first, end: _deflate_strip(rows[first:end], level, end == height), bounds
+    )
     adler = parts[0][1]
     for _, strip_adler, length in parts[1:]:
         adler = _adler32_combine(adler, strip_adler, length)

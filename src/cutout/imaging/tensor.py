@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from cutout.imaging.parallel import map_strips, strip_bounds
 from cutout.models.registry import ModelSpec
 
 __all__ = ["input_shape", "preprocess", "saliency_to_matte"]
@@ -59,11 +60,18 @@ def saliency_to_matte(saliency: FloatArray, spec: ModelSpec, width: int, height:
         return _resize_align_corners(normalised.astype(np.float32), width, height)
     resample = _PIL_FILTERS["lanczos" if spec.upsample == "lanczos" else "bilinear"]
     # uint8 like the reference recipe (and 8-bit resampling is Pillow's fastest path)
-    image = Image.fromarray((normalised * 255).astype(np.uint8)).resize((width, height), resample)
-    pixels = np.asarray(image)
-    matte: FloatArray = np.empty(pixels.shape, np.float32)
-    # one pass, no float64 temporary (3x faster than astype + divide on 8 MP)
-    np.multiply(pixels, np.float32(1.0 / 255.0), out=matte, dtype=np.float32)
+    small = Image.fromarray((normalised * 255).astype(np.uint8))
+    matte: FloatArray = np.empty((height, width), np.float32)
+    scale = small.height / height
+
+    def upsample(first: int, end: int) -> None:
+        # each strip resamples its own rows (Pillow's ``box``), on its own core
+        box = (0.0, first * scale, float(small.width), end * scale)
+        strip = small.resize((width, end - first), resample, box=box)
+        # one pass, no float64 temporary (3x faster than astype + divide on 8 MP)
+        np.multiply(np.asarray(strip), np.float32(1.0 / 255.0), out=matte[first:end])
+
+    map_strips(upsample, strip_bounds(height, matte.nbytes))
     return matte
 
 

@@ -1,0 +1,260 @@
+"""The whole u2netp pipeline, bytes in to PNG bytes out: cutout against the straightforward way.
+
+For each photo (0.2 to 8 MP, from ../shared/images) and in the same run:
+
+* **cutout**: ``Engine("u2netp").remove(data)``, per-stage medians from its timings
+  (decode, preprocess, infer, postprocess, compose, encode);
+* **straightforward**: what most tools do, with the same model session: Pillow decode
+  (EXIF transpose, ICC to sRGB with ImageCms so that the output is the same picture),
+  Pillow Lanczos to 320, the reference normalisation, the same forward, min-max, Pillow
+  Lanczos back to full size, ``putalpha``, Pillow PNG at its default level (6);
+* **rembg** (peer figure), when ``bench/.venvs/rembg`` exists: ``rembg.remove(data)``
+  with the same u2netp.onnx, in a subprocess. Create it with::
+
+      python -m venv bench/.venvs/rembg
+      bench/.venvs/rembg/bin/pip install rembg onnxruntime
+
+Prints one table per photo (median ms per stage, the ratio straightforward / cutout) and
+a summary. "Equal output" is checked, not assumed: both PNGs are decoded and compared
+(mean absolute alpha and colour difference, in 8-bit levels). Wall times are noisy when
+other work shares the machine; run with more ``--runs`` for steadier medians.
+
+    .venv/bin/python bench/pipeline.py                      # 5 photos, 5 runs each
+    .venv/bin/python bench/pipeline.py --runs 3 --images aeroplane.jpg
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageCms, ImageOps
+
+from cutout.engine import STAGES, Engine
+from cutout.models.registry import get_spec
+
+__all__ = ["main"]
+
+REPO = Path(__file__).resolve().parents[1]
+IMAGES = REPO.parent / "shared" / "images"
+DEFAULT_IMAGES = (
+    "girl-1.jpg",
+    "animal-1.jpg",
+    "background.jpg",
+    "plants-1-really-png.jpg",
+    "aeroplane.jpg",
+)
+REMBG_VENV = REPO / "bench" / ".venvs" / "rembg"
+MODEL_FILE = REPO / "src" / "cutout" / "models" / "data" / "u2netp.onnx"
+
+Stages = dict[str, float]
+
+
+def _straightforward(engine: Engine, data: bytes) -> tuple[bytes, Stages]:
+    """The usual Pillow pipeline, stage by stage, on the engine's own backend."""
+    times: Stages = {}
+    spec = engine.spec
+    start = time.perf_counter()
+    with Image.open(io.BytesIO(data)) as opened:
+        image = ImageOps.exif_transpose(opened)
+        icc = image.info.get("icc_profile")
+        if icc:
+            image = ImageCms.profileToProfile(
+                image,
+                ImageCms.ImageCmsProfile(io.BytesIO(icc)),
+                ImageCms.createProfile("sRGB"),
+                outputMode="RGB",
+            )
+        image = image.convert("RGB")
+    mark = time.perf_counter()
+    times["decode"], start = mark - start, mark
+
+    small = np.asarray(image.resize((320, 320), Image.Resampling.LANCZOS), dtype=np.float32)
+    small = small / max(float(small.max()), 1e-6)
+    tensor = ((small - np.asarray(spec.mean)) / np.asarray(spec.std)).transpose(2, 0, 1)
+    batch = np.ascontiguousarray(tensor[None], dtype=np.float32)
+    mark = time.perf_counter()
+    times["preprocess"], start = mark - start, mark
+
+    saliency = engine.backend.predict(batch)[0]
+    mark = time.perf_counter()
+    times["infer"], start = mark - start, mark
+
+    low, high = float(saliency.min()), float(saliency.max())
+    normalised = (saliency - low) / (high - low + 1e-8)
+    mask = Image.fromarray((normalised * 255).astype(np.uint8), "L")
+    mask = mask.resize(image.size, Image.Resampling.LANCZOS)
+    mark = time.perf_counter()
+    times["postprocess"], start = mark - start, mark
+
+    cutout = image.copy()
+    cutout.putalpha(mask)
+    mark = time.perf_counter()
+    times["compose"], start = mark - start, mark
+
+    buffer = io.BytesIO()
+    cutout.save(buffer, "PNG")
+    times["encode"] = time.perf_counter() - start
+    return buffer.getvalue(), times
+
+
+def _medians(samples: list[Stages]) -> Stages:
+    return {stage: statistics.median(sample[stage] for sample in samples) for stage in STAGES}
+
+
+def _run(call: Callable[[], tuple[bytes, Stages]], runs: int) -> tuple[bytes, Stages, float]:
+    samples: list[Stages] = []
+    totals: list[float] = []
+    output = b""
+    for _ in range(runs):
+        start = time.perf_counter()
+        output, stages = call()
+        totals.append(time.perf_counter() - start)
+        samples.append(stages)
+    return output, _medians(samples), statistics.median(totals)
+
+
+def _pixels(png: bytes) -> npt.NDArray[np.int16]:
+    with Image.open(io.BytesIO(png)) as image:
+        return np.asarray(image.convert("RGBA"), dtype=np.int16)
+
+
+def _rembg(paths: list[Path], runs: int) -> dict[str, float] | str:
+    python = REMBG_VENV / "bin" / "python"
+    if not python.exists():
+        return (
+            f"skipped: no {REMBG_VENV.relative_to(REPO)} (python -m venv "
+            f"{REMBG_VENV.relative_to(REPO)} && {REMBG_VENV.relative_to(REPO)}/bin/pip "
+            "install rembg onnxruntime)"
+        )
+    script = textwrap.dedent(
+        """
+        import json, statistics, sys, time
+        from rembg import new_session, remove
+        session = new_session("u2netp")
+        paths, runs = json.loads(sys.argv[1]), int(sys.argv[2])
+        result = {}
+        for path in paths:
+            data = open(path, "rb").read()
+            remove(data, session=session)
+            times = []
+            for _ in range(runs):
+                start = time.perf_counter()
+                remove(data, session=session)
+                times.append(time.perf_counter() - start)
+            result[path] = statistics.median(times)
+        print(json.dumps(result))
+        """
+    )
+    with tempfile.TemporaryDirectory() as home:
+        shutil.copyfile(MODEL_FILE, Path(home) / "u2netp.onnx")
+        env = {**os.environ, "U2NET_HOME": home, "OMP_NUM_THREADS": str(os.cpu_count() or 1)}
+        done = subprocess.run(
+            [str(python), "-c", script, json.dumps([str(p) for p in paths]), str(runs)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            timeout=1800,
+        )
+    if done.returncode != 0:
+        return f"failed: {done.stderr.strip().splitlines()[-1:]}"
+    timings: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return {Path(path).name: seconds for path, seconds in timings.items()}
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.0f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", nargs="+", default=list(DEFAULT_IMAGES))
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--no-rembg", action="store_true", help="skip the rembg peer figure")
+    args = parser.parse_args()
+
+    engine = Engine(get_spec("u2netp"), device="cpu")
+    engine.load()
+    engine.warmup()
+    paths = [IMAGES / name for name in args.images]
+    summary: list[tuple[str, float, float, float, float, float, int, int]] = []
+    print(f"cutout {engine.spec.name} on {engine.device.name}, {args.runs} runs, median ms")
+    for path in paths:
+        data = path.read_bytes()
+        engine.remove(data)  # first call: lazy imports, thread pools
+
+        def ours(payload: bytes = data) -> tuple[bytes, Stages]:
+            result = engine.remove(payload)
+            return result.data, result.timings
+
+        def plain(payload: bytes = data) -> tuple[bytes, Stages]:
+            return _straightforward(engine, payload)
+
+        fast_png, fast, fast_total = _run(ours, args.runs)
+        slow_png, slow, slow_total = _run(plain, args.runs)
+        ours_px, plain_px = _pixels(fast_png), _pixels(slow_png)
+        alpha_diff = float(np.abs(ours_px[..., 3] - plain_px[..., 3]).mean())
+        visible = plain_px[..., 3] > 0
+        colour_diff = float(np.abs(ours_px[..., :3] - plain_px[..., :3])[visible].mean())
+        height, width = ours_px.shape[:2]
+        print(
+            f"\n{path.name}: {width}x{height} = {width * height / 1e6:.1f} MP, "
+            f"{len(data) / 1e6:.2f} MB in"
+        )
+        print(f"{'stage':<12}{'cutout':>9}{'plain':>9}{'ratio':>8}")
+        for stage in STAGES:
+            ratio = slow[stage] / fast[stage] if fast[stage] > 0 else float("nan")
+            print(f"{stage:<12}{_ms(fast[stage])} {_ms(slow[stage])}{ratio:8.1f}")
+        print(f"{'total':<12}{_ms(fast_total)} {_ms(slow_total)}{slow_total / fast_total:8.1f}")
+        not_forward = sum(fast[stage] for stage in STAGES if stage != "infer")
+        print(
+            f"all but the forward: {not_forward * 1000:.0f} ms vs forward "
+            f"{fast['infer'] * 1000:.0f} ms"
+        )
+        print(
+            f"PNG bytes: cutout {len(fast_png) / 1e6:.2f} MB, plain {len(slow_png) / 1e6:.2f} MB;"
+            f" mean |diff| alpha {alpha_diff:.2f}, colour {colour_diff:.2f} (8-bit levels)"
+        )
+        summary.append(
+            (
+                path.name,
+                width * height / 1e6,
+                fast_total,
+                slow_total,
+                not_forward,
+                fast["infer"],
+                len(fast_png),
+                len(slow_png),
+            )
+        )
+
+    peer = {} if args.no_rembg else _rembg(paths, args.runs)
+    print("\nsummary (median ms per image, bytes in -> PNG bytes out)")
+    header = f"{'photo':<26}{'MP':>5}{'cutout':>9}{'plain':>9}{'x':>6}{'rembg':>9}{'x':>6}"
+    print(header + f"{'non-fwd':>9}{'fwd':>7}")
+    for name, megapixels, ours_s, plain_s, rest, forward, _, _ in summary:
+        rembg_s = peer.get(name) if isinstance(peer, dict) else None
+        rembg_cols = f"{_ms(rembg_s)} {rembg_s / ours_s:5.1f}" if rembg_s else f"{'-':>9}{'-':>6}"
+        print(
+            f"{name:<26}{megapixels:5.1f} {_ms(ours_s)} {_ms(plain_s)}{plain_s / ours_s:6.1f}"
+            f" {rembg_cols}{_ms(rest)} {_ms(forward)[2:]}"
+        )
+    if isinstance(peer, str):
+        print(f"rembg: {peer}")
+
+
+if __name__ == "__main__":
+    main()

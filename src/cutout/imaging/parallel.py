@@ -1,0 +1,56 @@
+"""Run a pure function over horizontal strips of an image on a shared thread pool.
+
+The C code behind the heavy per-pixel steps (Pillow's resampling, Little CMS through
+ImageCms, ISA-L deflate, numpy ufuncs) releases the GIL, so strips of one image run on
+several cores at once. Small images are not split: a thread hand-off costs more than it
+saves below about a megabyte of pixels.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+__all__ = ["MIN_STRIP_BYTES", "map_strips", "strip_bounds", "workers"]
+
+T = TypeVar("T")
+
+MIN_STRIP_BYTES = 1 << 20
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def workers() -> int:
+    """Threads to use for one image: the cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=workers(), thread_name_prefix="cutout-strip")
+        return _pool
+
+
+def strip_bounds(rows: int, total_bytes: int, threads: int | None = None) -> list[int]:
+    """Row boundaries [0, ..., rows] cutting an image into at most ``threads`` strips."""
+    limit = threads if threads is not None else workers()
+    count = max(1, min(limit, total_bytes // MIN_STRIP_BYTES, rows))
+    return [rows * index // count for index in range(count + 1)]
+
+
+def map_strips(job: Callable[[int, int], T], bounds: list[int]) -> list[T]:
+    """``job(first_row, end_row)`` for each strip, in order, in parallel when several."""
+    spans = list(itertools.pairwise(bounds))
+    if len(spans) == 1:
+        return [job(*spans[0])]
+    return list(_executor().map(lambda span: job(*span), spans))
