@@ -9,6 +9,8 @@ computed by the embedded u2netp model; then, in the same run:
 * the straightforward way: ``estimate_foreground_ml`` on the full-resolution image (the
   same method, vectorised, over every pixel and every level).
 
+A second table times ``compose`` itself for each output mode on the largest size.
+
 Prints medians (wall, and this process's CPU time, which the other jobs on a shared
 machine disturb less), the speed-up, and how far apart the two answers are on the soft edge
 (mean absolute difference in 8-bit levels).
@@ -30,13 +32,45 @@ import numpy.typing as npt
 from PIL import Image
 
 from cutout.engine import Engine
+from cutout.imaging.compose import compose
 from cutout.imaging.decode import DecodedImage, decode
 from cutout.imaging.foreground import WORK_SIZE, estimate_foreground_ml, refine_foreground
+from cutout.options import BlurBackground, ColorBackground, ImageBackground, Margin, RemoveOptions
 
 __all__ = ["main"]
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTO = REPO.parent / "shared" / "images" / "animal-1.jpg"
+BACKGROUND = REPO.parent / "shared" / "images" / "background.jpg"
+
+
+def _modes() -> dict[str, RemoveOptions]:
+    white = ColorBackground((255, 255, 255, 255))
+    return {
+        "cut-out (RGBA)": RemoveOptions(),
+        "mask": RemoveOptions(mask=True),
+        "white background": RemoveOptions(background=white),
+        "image background": RemoveOptions(background=ImageBackground(decode(BACKGROUND).rgb)),
+        "blurred background": RemoveOptions(background=BlurBackground()),
+        "crop, margin 5%": RemoveOptions(crop=True, margin=Margin(5, 5, 5, 5, percent=True)),
+        "canvas 2000x2000 white": RemoveOptions(canvas=(2000, 2000), background=white),
+        "shadow on white": RemoveOptions(shadow=True, background=white),
+        "refine edges": RemoveOptions(refine_edges=True),
+        "refine+canvas+shadow": RemoveOptions(
+            refine_edges=True, canvas=(2000, 2000), shadow=True, background=white
+        ),
+    }
+
+
+def _compose_table(rgb: npt.NDArray[np.uint8], matte: npt.NDArray[np.float32], runs: int) -> None:
+    height, width = matte.shape
+    print(f"\ncompose() on {width}x{height}, median of {runs} runs")
+    header = f"{'mode':<24} {'wall s':>7} {'cpu s':>7}"
+    print(header)
+    print("-" * len(header))
+    for name, options in _modes().items():
+        wall, cpu, _ = _median_seconds(lambda options=options: compose(rgb, matte, options), runs)
+        print(f"{name:<24} {wall:7.3f} {cpu:7.3f}", flush=True)
 
 
 def _median_seconds(call: Callable[[], object], runs: int) -> tuple[float, float, object]:
@@ -66,6 +100,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--baseline-runs", type=int, default=3)
     parser.add_argument("--work-size", type=int, default=WORK_SIZE)
+    parser.add_argument("--no-compose", action="store_true", help="skip the compose table")
     args = parser.parse_args()
 
     source = decode(args.image).rgb
@@ -77,6 +112,7 @@ def main() -> None:
     )
     print(header)
     print("-" * len(header))
+    rgb = matte = None
     with engine:
         for megapixels in args.sizes:
             rgb = _resized(source, megapixels)
@@ -103,6 +139,8 @@ def main() -> None:
                 f"{full_seconds / fast_seconds:8.1f}x {difference:18.2f}",
                 flush=True,
             )
+    if rgb is not None and matte is not None and not args.no_compose:
+        _compose_table(rgb, matte, args.runs)
 
 
 if __name__ == "__main__":
