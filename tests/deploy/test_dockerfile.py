@@ -22,7 +22,7 @@ def _stages() -> dict[str, list[str]]:
         if match:
             current = match.group(2)
             stages[current] = [line]
-        elif current:
+        elif current and line.strip() and not line.startswith("#"):
             stages[current].append(line)
     return stages
 
