@@ -165,6 +165,7 @@ def test_multi_region_dry_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     out, _ = capsys.readouterr()
     assert code == 0
     assert "gcloud compute backend-services create cutout-backend" in out
+    assert f"gcloud run services replace {tmp_path}/service-us-central1.yaml" in out
     assert "--network-endpoint-type=serverless --cloud-run-service=cutout" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "service-europe-west4.yaml", "service-us-central1.yaml",

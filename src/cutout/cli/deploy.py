@@ -278,11 +278,12 @@ def _multi_region(args: argparse.Namespace) -> int:
     if args.output_dir is not None:
         for region, document in setup.manifests.items():
             _write(args.output_dir / f"service-{region}.yaml", document)
+    manifest_dir = str(args.output_dir) if args.output_dir is not None else "."
     if args.format == "json":
-        json.dump(setup.to_json(), sys.stdout, indent=2)
+        json.dump(setup.to_json(manifest_dir), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write(setup.report())
+        sys.stdout.write(setup.report(manifest_dir))
     if not setup.ok:
         print(f"cutout: {args.config}: {setup.problems[0]}", file=sys.stderr)
         return 1

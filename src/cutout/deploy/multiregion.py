@@ -40,7 +40,7 @@ __all__ = [
 FAILOVER_REQUIREMENTS = (
     "automatic failover needs Cloud Run service health in every region:",
     "  - a readiness probe on each revision (added: /ready every 10 s)",
-    "  - min instances >= 1 in each region (set: each costs its always-on price below)",
+    "  - min instances >= 1 in each region (set: its always-on cost is listed above)",
     "  - at least 2 regions; a region is healthy while >= 60 % of its instances pass",
     "  - outlier detection has no gcloud flag: set it by API or import if wanted",
 )
@@ -115,7 +115,7 @@ class MultiRegionSetup:
             lines += [shlex.join(argv) for argv in self.commands(manifest_dir)]
         return "\n".join(lines) + "\n"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, manifest_dir: str = ".") -> dict[str, Any]:
         return {
             "regions": [
                 {
@@ -129,7 +129,9 @@ class MultiRegionSetup:
             "max_per_day_usd": self.max_per_day_usd,
             "requirements": list(FAILOVER_REQUIREMENTS[1:]),
             "problems": list(self.problems),
-            "commands": [shlex.join(argv) for argv in self.commands()] if self.ok else [],
+            "commands": [shlex.join(argv) for argv in self.commands(manifest_dir)]
+            if self.ok
+            else [],
         }
 
 
