@@ -2,9 +2,11 @@
 
 The blurred background is the photo with the subject taken out before blurring
 (normalised convolution: ``blur(rgb * (1 - alpha)) / blur(1 - alpha)``), so the subject's
-colours do not leak into a halo around it. The blur runs on a reduced copy whose radius
-is a few pixels, then is moved into the output frame with the same transform as the
-subject; where the output reaches past the photo, the blurred photo is mirrored.
+colours do not leak into a halo around it; the hole the subject leaves is filled from a
+wider blur of the background (it shows where the output mirrors the photo). The blur
+runs on a reduced copy whose radius is a few pixels, then is moved into the output frame
+with the same transform as the subject; where the output reaches past the photo, the
+blurred photo is mirrored.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ __all__ = ["blurred_background", "cover_fit"]
 FloatArray = npt.NDArray[np.float32]
 ByteArray = npt.NDArray[np.uint8]
 
-# the blur is computed where its radius is this many pixels
-_SMALL_RADIUS = 3.0
-# below this much background weight nearby, fall back to the plain blurred photo
-_MIN_WEIGHT = 1e-3
+# the blur is computed where its radius is this many pixels (smaller looks blocky once
+# scaled back up)
+_SMALL_RADIUS = 6.0
+# (reach in sigmas, background weight from which that blur is trusted fully): the wide
+# blur fills the subject's hole wherever any background is in reach; the narrow one
+# takes over smoothly where there is enough background nearby
+_PASSES = ((4.0, 0.02), (1.0, 0.5))
 
 
 def cover_fit(rgb: ByteArray, width: int, height: int) -> ByteArray:
@@ -53,10 +58,14 @@ def blurred_background(
     )
     weight = 1.0 - resize_float(alpha, small_width, small_height, box=True)
     small_sigma = sigma * small_width / width
-    weighted = gaussian_blur(small_rgb * weight[..., None], small_sigma)
-    total = gaussian_blur(weight, small_sigma)[..., None]
-    plain = gaussian_blur(small_rgb, small_sigma)
-    blurred = np.where(total > _MIN_WEIGHT, weighted / np.maximum(total, _MIN_WEIGHT), plain)
+    blurred = gaussian_blur(small_rgb, small_sigma)
+    # widest first: each narrower blur overwrites where it has enough background nearby,
+    # so the hole the subject leaves is filled from the background around it
+    for reach, full_weight in _PASSES:
+        weighted = gaussian_blur(small_rgb * weight[..., None], small_sigma * reach)
+        total = gaussian_blur(weight, small_sigma * reach)[..., None]
+        trust = np.clip(total / full_weight, 0.0, 1.0)
+        blurred = trust * (weighted / np.maximum(total, 1e-6)) + (1 - trust) * blurred
     small = np.clip(blurred + 0.5, 0, 255).astype(np.uint8)
     # the small copy maps to the output with this scale; pad it (mirrored) to cover it all
     scale = layout.scale * width / small_width
@@ -72,7 +81,7 @@ def blurred_background(
         top=offset_y - pad_y * scale,
         subject=layout.subject,
     )
-    return warp(padded, small_layout, resample=Image.Resampling.BILINEAR)
+    return warp(padded, small_layout, resample=Image.Resampling.BICUBIC)
 
 
 def _cover(offset: float, out_size: int, size: int, scale: float) -> int:
