@@ -35,6 +35,8 @@ def test_example_config_loads() -> None:
     assert (cfg.cpu.cpu_milli, cfg.cpu.memory_bytes) == (8000, 16 * GIB)
     assert cfg.daily_budget_usd == 150.0 and cfg.latency_target_ms == 3000
     assert cfg.prefer_zonal_redundancy and cfg.cpu_fallback
+    assert cfg.gpu.image == cfg.image and cfg.image.endswith("/cutout-gpu:0.1.0")
+    assert cfg.cpu.image.endswith("/cutout-cpu:0.1.0")
 
 
 def test_defaults_for_a_minimal_config() -> None:
