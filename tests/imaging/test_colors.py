@@ -19,6 +19,9 @@ from cutout.imaging.colors import parse_color
         ("  white ", (255, 255, 255, 255)),
         ("RebeccaPurple", (0x66, 0x33, 0x99, 255)),
         ("transparent", (0, 0, 0, 0)),
+        ("rgb(10, 20, 30)", (10, 20, 30, 255)),
+        ("rgba(255,0,0,128)", (255, 0, 0, 128)),
+        ("hsl(120, 100%, 50%)", (0, 255, 0, 255)),
     ],
 )
 def test_parses_hex_and_names(text: str, expected: tuple[int, int, int, int]) -> None:
@@ -26,7 +29,8 @@ def test_parses_hex_and_names(text: str, expected: tuple[int, int, int, int]) ->
 
 
 @pytest.mark.parametrize(
-    "text", ["", "#12", "12345", "1234567", "ggg", "notacolour", "#1234567890"]
+    "text",
+    ["", "#12", "12345", "1234567", "ggg", "notacolour", "#1234567890", "rgb(1,2)", "hsl(x)"],
 )
 def test_rejects_other_text_with_remove_bg_code(text: str) -> None:
     with pytest.raises(InvalidOptionError) as caught:

@@ -1,4 +1,5 @@
-"""Colour parsing: hex (3, 4, 6 or 8 digits, with or without ``#``) and CSS colour names."""
+"""Colour parsing: hex (3, 4, 6 or 8 digits, with or without ``#``), CSS colour names and
+CSS functional forms (``rgb(…)``, ``rgba(…)``, ``hsl(…)``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from cutout.errors import InvalidOptionError
 __all__ = ["parse_color"]
 
 _HEX = re.compile(r"#?([0-9a-fA-F]{3,8})")
+_FUNCTIONS = ("rgb(", "rgba(", "hsl(", "hsv(", "hsb(")
 
 
 def parse_color(text: str) -> tuple[int, int, int, int]:
@@ -31,6 +33,14 @@ def parse_color(text: str) -> tuple[int, int, int, int]:
         return (red, green, blue, 255)
     if name == "transparent":
         return (0, 0, 0, 0)
+    if name.startswith(_FUNCTIONS):
+        try:
+            parsed = ImageColor.getrgb(name)
+        except ValueError:
+            pass
+        else:
+            alpha = parsed[3] if len(parsed) == 4 else 255
+            return (parsed[0], parsed[1], parsed[2], alpha)
     raise InvalidOptionError(
         f"{text!r} is not a colour: use hex (81d4fa, #fff, 8-digit with alpha) or a CSS name",
         code="invalid_bg_color",
