@@ -233,8 +233,19 @@ def test_plan_live_against_the_fake_apis(
         )  # fmt: skip
         out, err = capsys.readouterr()
         assert fake.requests_to("GET", "quotaInfos"), "limits must come from Cloud Quotas"
+        # the same inputs saved as a snapshot give the same plan offline
+        saved = tmp_path / "snap"
+        assert main(["deploy", "snapshot", str(saved), "--config", str(config),
+                     "--endpoint", fake.endpoint]) == 0  # fmt: skip
+        capsys.readouterr()
         assert fake.errors == []
     assert code == 0, err
+    offline = main(
+        ["deploy", "plan", "--config", str(config), "--from-snapshot", str(saved),
+         "--format", "json"]
+    )  # fmt: skip
+    assert offline == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(out)
     chosen = json.loads(out)["chosen"]
     assert (chosen["kind"], chosen["region"], chosen["gpu_zonal_redundancy"]) == (
         "gpu", "us-central1", True,
