@@ -91,6 +91,20 @@ def test_a_region_where_nothing_fits_is_a_problem() -> None:
     assert setup.problems[0].startswith("nothing fits in us-east1")
 
 
+def test_regions_together_must_fit_the_budget() -> None:
+    # each region alone fits $110/day (zonal L4 x3 = $102.36, CPU x4 = $60.83), not both
+    cfg = config(regions=["us-central1", "europe-west4"], daily_budget_usd=110.0)
+    setup = plan_multi_region(cfg, _snapshot(), cfg.regions, "c.example")
+    assert all(c.candidate is not None for c in setup.choices)
+    assert not setup.ok
+    assert setup.problems == [
+        "together the regions cost up to $163.19/day, over the budget $110.00/day: raise "
+        "daily_budget_usd, lower max_instances or use fewer regions"
+    ]
+    roomy = config(regions=["us-central1", "europe-west4"], daily_budget_usd=170.0)
+    assert plan_multi_region(roomy, _snapshot(), roomy.regions, "c.example").ok
+
+
 def test_bad_domain() -> None:
     cfg = config()
     with pytest.raises(ConfigError, match="--domain"):

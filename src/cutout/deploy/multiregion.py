@@ -221,6 +221,14 @@ def plan_multi_region(
         setup.manifests[region] = manifest_yaml(
             build_manifest(regional, plan.chosen, readiness_probe=True)
         )
+    # Each region's plan fits the budget alone; together they may not.
+    budget = config.daily_budget_usd
+    if budget is not None and setup.max_per_day_usd > budget:
+        setup.problems.append(
+            f"together the regions cost up to ${setup.max_per_day_usd:.2f}/day, over the "
+            f"budget ${budget:.2f}/day: raise daily_budget_usd, lower max_instances or use "
+            "fewer regions"
+        )
     return setup
 
 
