@@ -55,7 +55,7 @@ def test_models_verify_checks_embedded_sha256(home: dict[str, str]) -> None:
     done = cutout("models", "verify", "u2netp", env=home)
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout.decode().startswith("u2netp: sha256 OK")
-    assert get_spec("u2netp").weights.sha256 in done.stdout.decode()
+    assert str(get_spec("u2netp").weights.sha256) in done.stdout.decode()
 
 
 def test_models_verify_reports_a_damaged_cached_file(home: dict[str, str]) -> None:

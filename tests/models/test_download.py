@@ -9,7 +9,7 @@ import pytest
 
 from cutout.errors import ChecksumError, DownloadError
 from cutout.models.download import download
-from cutout.models.registry import get_spec
+from cutout.models.registry import ModelSpec, get_spec
 from cutout.models.weights import cache_dir, resolve_weights
 from tests.models.weights_server import PAYLOAD, PAYLOAD_SHA256, WeightsServer, serve, spec_for
 
@@ -20,7 +20,7 @@ def server() -> Iterator[WeightsServer]:
         yield running
 
 
-def _spec(server: WeightsServer, path: str, *, md5_only: bool = False):  # type: ignore[no-untyped-def]
+def _spec(server: WeightsServer, path: str, *, md5_only: bool = False) -> ModelSpec:
     return spec_for(get_spec("inspyrenet-fast"), server.base_url + path, md5_only=md5_only)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cutout.errors import ChecksumError, WeightsMissingError
-from cutout.models.registry import WeightsSource, get_spec
+from cutout.models.registry import ModelSpec, WeightsSource, get_spec
 from cutout.models.weights import (
     cache_dir,
     cutout_home,
@@ -37,7 +37,7 @@ def test_embedded_u2netp_matches_its_published_sha256() -> None:
     assert file_digest(path, "md5") == spec.weights.md5
 
 
-def _spec_for(data: bytes, *, sha256: bool = True, md5: bool = True):  # type: ignore[no-untyped-def]
+def _spec_for(data: bytes, *, sha256: bool = True, md5: bool = True) -> ModelSpec:
     weights = WeightsSource(
         filename="w.bin",
         url="http://127.0.0.1:9/w.bin",
