@@ -108,7 +108,8 @@ def test_models_pull_wrong_file_is_a_checksum_error(
     [line] = done.stderr.decode().splitlines()
     assert line.startswith("cutout: downloaded weights for model inspyrenet-fast")
     assert not (Path(home["CUTOUT_HOME"]) / "weights" / "ckpt_fast.pth").exists()
-    assert list((Path(home["CUTOUT_HOME"]) / "weights").iterdir()) == []
+    left = [path.name for path in (Path(home["CUTOUT_HOME"]) / "weights").iterdir()]
+    assert left == ["ckpt_fast.pth.lock"]
 
 
 def test_models_pull_offline_names_model_url_and_manual_step(home: dict[str, str]) -> None:
@@ -135,15 +136,17 @@ def test_info_json(home: dict[str, str]) -> None:
     models = {model["name"]: model for model in info["models"]}
     assert models["u2netp"]["present"] is True
     assert models["inspyrenet-fast"]["weights"].startswith(home["CUTOUT_HOME"])
+    assert info["weights_cache"] == home["CUTOUT_HOME"] + "/weights"
 
 
 def test_info_text(home: dict[str, str]) -> None:
     done = cutout("info", env=home)
     assert done.returncode == 0, done.stderr.decode()
     text = done.stdout.decode()
-    for heading in ("versions", "devices", "onnxruntime providers", "models"):
+    for heading in ("versions", "devices", "onnxruntime providers"):
         assert f"\n{heading}\n" in f"\n{text}"
     assert "CPUExecutionProvider" in text
+    assert f"\nmodels (weights cache: {home['CUTOUT_HOME']}/weights)\n" in text
 
 
 def test_bench_prints_a_table_of_stage_medians() -> None:

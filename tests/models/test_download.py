@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -62,7 +63,7 @@ def test_wrong_checksum_is_refused_and_nothing_is_left(
     spec = _spec(server, "/wrong.bin")
     with pytest.raises(ChecksumError, match="do not match the published digest"):
         download(spec, home=tmp_path)
-    assert list(cache_dir(tmp_path).iterdir()) == []
+    assert [path.name for path in cache_dir(tmp_path).iterdir()] == ["test-weights.bin.lock"]
 
 
 def test_cut_off_file_keeps_part_and_names_model_url_and_manual_step(
@@ -170,3 +171,14 @@ def test_spec_without_url_is_a_clear_error(tmp_path: Path) -> None:
     spec = spec_for(get_spec("inspyrenet-fast"), "")
     with pytest.raises(DownloadError, match="test-model has no download URL"):
         download(spec, home=tmp_path)
+
+
+def test_concurrent_pulls_take_turns_and_download_once(
+    server: WeightsServer, tmp_path: Path
+) -> None:
+    spec = _spec(server, "/good.bin")
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: download(spec, home=tmp_path), range(2)))
+    assert sorted(result.downloaded for result in results) == [False, True]
+    assert len(server.requests) == 1
+    assert results[0].path.read_bytes() == PAYLOAD

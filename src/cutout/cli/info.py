@@ -65,6 +65,7 @@ def _providers() -> list[str] | str:
 def collect() -> dict[str, Any]:
     from cutout.cli.models import weights_state
     from cutout.models.registry import all_specs
+    from cutout.models.weights import cache_dir
 
     versions = {package: _version(package) for package in _PACKAGES}
     versions["python"] = platform.python_version()
@@ -85,6 +86,7 @@ def collect() -> dict[str, Any]:
         "platform": platform.platform(),
         "devices": {"cpu_cores": os.cpu_count(), **_torch_devices()},
         "onnxruntime_providers": _providers(),
+        "weights_cache": str(cache_dir()),
         "models": models,
     }
 
@@ -106,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     providers = info["onnxruntime_providers"]
     shown = ", ".join(providers) if isinstance(providers, list) else providers
     out.write(f"onnxruntime providers\n  {shown}\n")
-    out.write("models\n")
+    out.write(f"models (weights cache: {info['weights_cache']})\n")
     for model in info["models"]:
         state = "present" if model["present"] else "missing"
         if model["source"] == "embedded":

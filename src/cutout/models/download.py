@@ -14,7 +14,8 @@ names the model, the URL and the manual step) or :class:`ChecksumError`.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,17 +62,47 @@ def download(
     attempts: int = 3,
     timeout: float = 30.0,
     progress: ProgressCallback | None = None,
-    transport: httpx.BaseTransport | None = None,
 ) -> DownloadResult:
     """Fetch ``spec``'s weights into the cache (``$CUTOUT_HOME/weights``).
 
     ``url`` overrides the spec's URL (a mirror). A verified file already in the cache is
-    kept unless ``force``. Cut-off transfers are resumed up to ``attempts`` times.
+    kept unless ``force``. Cut-off transfers are resumed up to ``attempts`` times. Two
+    pulls of the same file (two shells, parallel image builds) take turns on a lock file.
     """
     source = url or spec.weights.url
     target = cache_dir(home) / spec.weights.filename
     if not source:
         raise DownloadError(f"model {spec.name} has no download URL; its weights ship in cutout")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(target.with_name(target.name + ".lock")):
+        return _download(spec, source, target, force, attempts, timeout, progress)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``path`` (POSIX); elsewhere, no lock."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: concurrent pulls of one file are not guarded
+        yield
+        return
+    with path.open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _download(
+    spec: ModelSpec,
+    source: str,
+    target: Path,
+    force: bool,
+    attempts: int,
+    timeout: float,
+    progress: ProgressCallback | None,
+) -> DownloadResult:
     if target.is_file() and not force:
         try:
             sha256 = verify_file(spec, target)
@@ -79,7 +110,6 @@ def download(
             pass  # a damaged cached file is replaced below
         else:
             return DownloadResult(target, sha256, False, False, _has_digest(spec))
-    target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
     if force:
         part.unlink(missing_ok=True)
@@ -87,9 +117,7 @@ def download(
     resumed_any = False
     last_error: Exception | None = None
     checksum_retry_left = True
-    with httpx.Client(
-        follow_redirects=True, timeout=timeout, transport=transport, trust_env=True
-    ) as client:
+    with httpx.Client(follow_redirects=True, timeout=timeout) as client:
         attempt = 0
         while attempt < attempts:
             attempt += 1
