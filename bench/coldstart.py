@@ -1,0 +1,198 @@
+"""Cold start: process start -> first successful ``POST /v1/remove``, median of a few runs.
+
+For each model: start ``cutout serve`` on a free loopback port, then poll ``/health``
+until it answers (the process is up) and post a photo to ``/v1/remove`` until it answers
+200 (the model is loaded and warmed). Both times are measured from just before the
+process is spawned, so they include the interpreter and imports.
+
+* ``u2netp``: the embedded model (goal < 3 s on a 2-core CPU);
+* ``inspyrenet-fast``: with a synthetic checkpoint built by
+  ``../shared/fixtures/inspyrenet/make_checkpoint.py 384`` when torch and the InSPyReNet
+  backend are available (goal < 11 s);
+* ``rembg s`` with the same u2netp file, when ``bench/.venvs/rembg`` exists
+  (``POST /api/remove``), for reference.
+
+    .venv/bin/python bench/coldstart.py --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from load import free_port, serve_command, stop
+
+__all__ = ["ColdStart", "measure"]
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+MAKE_CHECKPOINT = SHARED / "fixtures" / "inspyrenet" / "make_checkpoint.py"
+REMBG_VENV = REPO / "bench" / ".venvs" / "rembg"
+U2NETP = REPO / "src" / "cutout" / "models" / "data" / "u2netp.onnx"
+PHOTO = REPO / "examples" / "animal-1.jpg"
+
+
+@dataclass
+class ColdStart:
+    health: float
+    first_result: float
+
+
+def measure(
+    command: Sequence[str],
+    port: int,
+    post: Callable[[httpx.Client, str], httpx.Response],
+    env: dict[str, str] | None = None,
+    timeout: float = 180.0,
+) -> ColdStart:
+    """Spawn ``command``; time the first /health answer and the first 200 from ``post``."""
+    base_url = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+    )
+    health: float | None = None
+    try:
+        with httpx.Client(timeout=60.0) as client:
+            while time.perf_counter() - started < timeout:
+                if process.poll() is not None:
+                    _, err = process.communicate()
+                    tail = err.decode(errors="replace")[-2000:]
+                    raise RuntimeError(f"{command[0]} exited with {process.returncode}:\n{tail}")
+                try:
+                    if health is None:
+                        client.get(f"{base_url}/health")
+                        health = time.perf_counter() - started
+                    response = post(client, base_url)
+                except httpx.TransportError:
+                    time.sleep(0.01)
+                    continue
+                if response.status_code == 200 and response.content:
+                    return ColdStart(health, time.perf_counter() - started)
+                time.sleep(0.02)
+        raise RuntimeError(f"no successful response within {timeout:.0f} s")
+    finally:
+        stop(process)
+
+
+def post_cutout(client: httpx.Client, base_url: str) -> httpx.Response:
+    files = {"image": (PHOTO.name, PHOTO.read_bytes(), "image/jpeg")}
+    return client.post(f"{base_url}/v1/remove", files=files)
+
+
+def post_rembg(client: httpx.Client, base_url: str) -> httpx.Response:
+    files = {"file": (PHOTO.name, PHOTO.read_bytes(), "image/jpeg")}
+    return client.post(f"{base_url}/api/remove", files=files)
+
+
+def synthetic_inspyrenet(directory: Path) -> Path | None:
+    """The 384 synthetic checkpoint, or None when torch or the backend is missing."""
+    if importlib.util.find_spec("torch") is None or not MAKE_CHECKPOINT.exists():
+        return None
+    if importlib.util.find_spec("cutout.backends.torch") is None:
+        return None
+    target = directory / "ckpt_fast.pth"
+    subprocess.run([sys.executable, str(MAKE_CHECKPOINT), "384", str(target)], check=True)
+    return target
+
+
+def rembg_command(port: int, home: Path) -> tuple[list[str], dict[str, str]] | None:
+    """``rembg s`` with our u2netp file placed where rembg looks for it, or None."""
+    rembg = REMBG_VENV / "bin" / "rembg"
+    if not rembg.exists():
+        return None
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(U2NETP, home / "u2netp.onnx")
+    env = {"U2NET_HOME": str(home), "MODEL_CHECKSUM_DISABLED": "1"}
+    return [str(rembg), "s", "--host", "127.0.0.1", "--port", str(port)], env
+
+
+def summarise(name: str, runs: Sequence[ColdStart], goal: float | None) -> str:
+    health = statistics.median(run.health for run in runs)
+    first = statistics.median(run.first_result for run in runs)
+    spread = ", ".join(f"{run.first_result:.2f}" for run in runs)
+    verdict = "-" if goal is None else ("yes" if first < goal else "NO")
+    goal_text = "-" if goal is None else f"< {goal:.0f} s"
+    return (
+        f"| {name} | {len(runs)} | {health:.2f} | {first:.2f} | {spread} | {goal_text} | "
+        f"{verdict} |"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--skip", nargs="*", default=[], choices=["inspyrenet", "rembg"])
+    args = parser.parse_args(argv)
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="coldstart-") as tmp:
+        work = Path(tmp)
+        cases: list[tuple[str, Callable[[int], tuple[list[str], dict[str, str]]], float | None]]
+        cases = [("cutout u2netp", lambda port: (serve_command("u2netp", port), {}), 3.0)]
+        checkpoint = None if "inspyrenet" in args.skip else synthetic_inspyrenet(work)
+        if checkpoint is not None:
+            digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()[:12]
+            print(f"synthetic inspyrenet-fast checkpoint {checkpoint.name} sha256 {digest}…")
+            extra = ["--weights", str(checkpoint), "--device", "cpu"]
+            cases.append(
+                (
+                    "cutout inspyrenet-fast (synthetic ckpt)",
+                    lambda port: (serve_command("inspyrenet-fast", port, extra), {}),
+                    11.0,
+                )
+            )
+        else:
+            print("inspyrenet-fast: skipped (no torch, backend or make_checkpoint.py)")
+        rembg_home = work / "rembg-home"
+        if "rembg" not in args.skip and rembg_command(free_port(), rembg_home) is not None:
+
+            def rembg_case(port: int) -> tuple[list[str], dict[str, str]]:
+                found = rembg_command(port, rembg_home)
+                assert found is not None
+                return found
+
+            cases.append(("rembg s (u2netp, same file)", rembg_case, None))
+        else:
+            print(f"rembg: skipped ({REMBG_VENV} missing)")
+
+        for name, build, goal in cases:
+            runs = []
+            for _ in range(args.runs):
+                port = free_port()
+                command, env = build(port)
+                post = post_rembg if name.startswith("rembg") else post_cutout
+                try:
+                    runs.append(measure(command, port, post, env))
+                except RuntimeError as exc:
+                    print(f"{name}: failed: {exc}")
+                    break
+                print(f"{name}: {runs[-1].first_result:.2f} s", flush=True)
+            if runs:
+                rows.append(summarise(name, runs, goal))
+
+    print()
+    print("| server | runs | /health s | first /v1/remove s (median) | runs s | goal | met |")
+    print("| --- | ---: | ---: | ---: | --- | --- | --- |")
+    print("\n".join(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

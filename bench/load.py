@@ -1,0 +1,295 @@
+"""HTTP load benchmark: ``cutout serve`` under 1..64 concurrent clients vs the bare engine.
+
+Starts a real ``cutout serve`` process on a free loopback port (or uses ``--url``), and
+measures, in the same run:
+
+* the baseline: ``Engine.remove`` in a loop in this process, same images, same options,
+  measured for ``--seconds`` right before each level (the server idle meanwhile);
+* the server at each concurrency level: closed-loop async httpx clients posting the same
+  images to ``POST /v1/remove`` for ``--seconds`` each (after a short warm-up).
+
+Prints one table: throughput (images/s), its ratio to the engine's, latency p50/p95/p99
+and errors. The goal (issue 4): at 16 clients >= 90 % of the engine's throughput, zero
+errors. The load generator shares the machine's cores with the server; on a 2-core box
+that costs the server some CPU, which the ratio includes.
+
+    .venv/bin/python bench/load.py                       # u2netp, 1 4 16 64 clients
+    .venv/bin/python bench/load.py --clients 16 --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+__all__ = [
+    "Baseline",
+    "LevelResult",
+    "free_port",
+    "percentile",
+    "run_level",
+    "serve_command",
+    "serving",
+]
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def serve_command(model: str, port: int, extra: Sequence[str] = ()) -> list[str]:
+    """The ``cutout serve`` command line of this venv."""
+    cutout = Path(sys.executable).with_name("cutout")
+    program = [str(cutout)] if cutout.exists() else [sys.executable, "-m", "cutout.cli.main"]
+    return [*program, "serve", "--host", "127.0.0.1", "--port", str(port), "--model", model, *extra]
+
+
+def wait_ready(base_url: str, process: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode} before ready")
+            try:
+                if client.get(f"{base_url}/ready").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+    raise RuntimeError(f"server not ready after {timeout:.0f} s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def serving(
+    model: str, extra: Sequence[str] = (), env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """A ready ``cutout serve`` on a free loopback port; yields its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        serve_command(model, port, extra),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base_url, process)
+        yield base_url
+    finally:
+        stop(process)
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile; NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(fraction * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+@dataclass
+class LevelResult:
+    clients: int
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    @property
+    def throughput(self) -> float:
+        return self.ok / self.seconds if self.seconds else 0.0
+
+
+async def run_level(
+    base_url: str,
+    images: Sequence[bytes],
+    clients: int,
+    seconds: float,
+    warmup: float = 1.0,
+    query: str = "format=png",
+) -> LevelResult:
+    """Closed loop: ``clients`` tasks each post, await, repeat until ``seconds`` pass.
+
+    Only requests that complete inside the measured window (after the warm-up) count, so
+    throughput is steady-state completions per second; requests still in flight when the
+    window closes are awaited and dropped.
+    """
+    result = LevelResult(clients=clients, seconds=seconds)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    url = f"{base_url}/v1/remove?{query}"
+    async with httpx.AsyncClient(limits=limits, timeout=300.0) as client:
+        loop_start = time.perf_counter()
+        window_start = loop_start + warmup
+        window_end = window_start + seconds
+
+        async def worker(index: int) -> None:
+            turn = index
+            while time.perf_counter() < window_end:
+                image = images[turn % len(images)]
+                turn += 1
+                began = time.perf_counter()
+                try:
+                    response = await client.post(
+                        url, files={"image": ("photo.jpg", image, "image/jpeg")}
+                    )
+                    # the body is read fully by post(); a 200 with an empty body is an error
+                    outcome = str(response.status_code) if response.status_code != 200 else ""
+                    if not outcome and not response.content:
+                        outcome = "empty body"
+                except httpx.HTTPError as exc:
+                    outcome = type(exc).__name__
+                ended = time.perf_counter()
+                if not window_start <= ended <= window_end:
+                    continue
+                if outcome:
+                    result.errors[outcome] = result.errors.get(outcome, 0) + 1
+                else:
+                    result.latencies.append(ended - began)
+
+        await asyncio.gather(*(worker(i) for i in range(clients)))
+    return result
+
+
+class Baseline:
+    """``Engine.remove`` in a loop in this process, same images and options as the server."""
+
+    def __init__(self, model: str, images: Sequence[bytes]) -> None:
+        from cutout.engine import Engine
+        from cutout.options import RemoveOptions
+
+        self.images = images
+        self.options = RemoveOptions(format="png")
+        self.engine = Engine(model, device="cpu")
+        self.engine.warmup()
+        self.engine.remove(images[0], self.options)
+
+    def measure(self, seconds: float) -> tuple[float, int]:
+        """(images/s, images) over about ``seconds``."""
+        count = 0
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            self.engine.remove(self.images[count % len(self.images)], self.options)
+            count += 1
+        return count / (time.perf_counter() - start), count
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+def load_images(paths: Sequence[Path]) -> list[bytes]:
+    return [path.read_bytes() for path in paths]
+
+
+def format_table(rows: Sequence[tuple[float, LevelResult]]) -> str:
+    lines = [
+        "| clients | engine images/s | server images/s | server / engine | ok | errors "
+        "| p50 ms | p95 ms | p99 ms |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for baseline, level in rows:
+        errors = (
+            ", ".join(f"{count}× {kind}" for kind, count in sorted(level.errors.items())) or "0"
+        )
+        ms = [1000 * percentile(level.latencies, q) for q in (0.50, 0.95, 0.99)]
+        lines.append(
+            f"| {level.clients} | {baseline:.2f} | {level.throughput:.2f} | "
+            f"{100 * level.throughput / baseline:.0f} % | {level.ok} | {errors} | "
+            f"{ms[0]:.0f} | {ms[1]:.0f} | {ms[2]:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="u2netp")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16, 64])
+    parser.add_argument("--seconds", type=float, default=15.0, help="measured window per level")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=3.0,
+        help="unmeasured lead-in per level (at least 1.5 queue rounds)",
+    )
+    parser.add_argument("--url", help="use this running server instead of starting one")
+    parser.add_argument("--images", type=Path, nargs="+", default=sorted(EXAMPLES.glob("*.jpg")))
+    parser.add_argument(
+        "--serve-arg", action="append", default=[], help="extra `cutout serve` args"
+    )
+    args = parser.parse_args(argv)
+
+    images = load_images(args.images)
+    print(
+        f"images: {', '.join(path.name for path in args.images)}; model {args.model}; "
+        f"{os.cpu_count()} CPUs",
+        flush=True,
+    )
+    baseline = Baseline(args.model, images)
+
+    def levels(base_url: str) -> list[tuple[float, LevelResult]]:
+        # each level is paired with an engine window measured just before it (the server
+        # idle), so that load from elsewhere on the machine hits both sides alike
+        rows = []
+        for clients in args.clients:
+            engine_rate, _ = baseline.measure(args.seconds)
+            # long enough for every client's first request to have been through the queue
+            warmup = max(args.warmup, 1.5 * clients / engine_rate)
+            level = asyncio.run(run_level(base_url, images, clients, args.seconds, warmup))
+            print(
+                f"{clients:>3} clients: {level.throughput:.2f} images/s "
+                f"(engine {engine_rate:.2f}), {level.error_count} errors",
+                flush=True,
+            )
+            rows.append((engine_rate, level))
+        return rows
+
+    try:
+        if args.url:
+            rows = levels(args.url.rstrip("/"))
+        else:
+            with serving(args.model, args.serve_arg) as base_url:
+                rows = levels(base_url)
+    finally:
+        baseline.close()
+    print()
+    print(format_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
