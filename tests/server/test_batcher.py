@@ -17,6 +17,7 @@ from PIL import Image
 
 from cutout.backends.fake import FakeBackend
 from cutout.engine import Engine, Prepared
+from cutout.errors import DeviceError
 from cutout.server.batcher import Batcher
 from cutout.server.errors import DeadlineExceededError, OverloadedError
 
@@ -192,3 +193,24 @@ def test_bad_configuration_is_refused(
             max_wait_s=settings["max_wait_s"],
             queue_size=int(settings["queue_size"]),
         )
+
+
+def test_a_device_failure_is_reported_as_fatal(slow: tuple[Engine, FakeBackend]) -> None:
+    engine, backend = slow
+    backend.fail_with.append(DeviceError("CUDA device lost; CPU fallback failed"))
+    fatal: list[str] = []
+    batcher = Batcher(
+        engine,
+        max_batch=1,
+        max_wait_s=0.0,
+        queue_size=4,
+        on_fatal=lambda exc: fatal.append(exc.message),
+    )
+    batcher.start()
+    (item,) = _prepared(engine, 1)
+    try:
+        with pytest.raises(DeviceError):
+            asyncio.run(batcher.infer(item, time.monotonic() + 30))
+    finally:
+        batcher.stop(5)
+    assert fatal == ["CUDA device lost; CPU fallback failed"]

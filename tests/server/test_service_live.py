@@ -24,6 +24,7 @@ from PIL import Image
 from cutout.backends.fake import FakeBackend
 from cutout.config import Settings
 from cutout.engine import Engine
+from cutout.errors import DeviceError
 from cutout.server.app import create_app
 from tests.conftest import EXAMPLES
 from tests.server.live import LiveServer, live_server, serve_in_thread
@@ -296,3 +297,17 @@ def test_a_client_that_disconnects_frees_its_place() -> None:
         metrics = httpx.get(metrics_url).text
         assert _metric(metrics, "cutout_batch_size_count") - before == 1  # it never ran
         assert _metric(metrics, 'cutout_rejected_total{reason="client_gone"}') == 1
+
+
+def test_a_device_failure_during_a_request_turns_ready_503() -> None:
+    backend = FakeBackend()
+    app = create_app(Settings(), engine=Engine(backend.spec, backend=backend))
+    with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        _wait_until(lambda: client.get("/ready").status_code == 200)
+        backend.fail_with.append(DeviceError("CUDA error: an illegal memory access"))
+        failed = client.post("/v1/remove", content=_png())
+        assert failed.status_code == 503 and _code(failed) == "device_error"
+        ready = client.get("/ready")
+        assert ready.status_code == 503 and ready.json()["status"] == "failed"
+        assert "illegal memory access" in ready.json()["errors"][0]["detail"]
+        assert _code(client.post("/v1/remove", content=_png())) == "not_ready"

@@ -22,13 +22,15 @@ from dataclasses import dataclass, field
 
 from cutout.backends.base import FloatArray
 from cutout.engine import Engine, Prepared
-from cutout.errors import CutoutError, ModelError
+from cutout.errors import CutoutError, DeviceError, ModelError
 from cutout.server.errors import DeadlineExceededError, OverloadedError
 
-__all__ = ["BatchObserver", "Batcher"]
+__all__ = ["BatchObserver", "Batcher", "FatalObserver"]
 
 # called with the number of jobs in each forward, from the worker thread
 BatchObserver = Callable[[int], None]
+# called when the device failed for good (DeviceError), from the worker thread
+FatalObserver = Callable[[CutoutError], None]
 
 
 @dataclass(eq=False)
@@ -67,6 +69,7 @@ class Batcher:
         max_wait_s: float,
         queue_size: int,
         on_batch: BatchObserver | None = None,
+        on_fatal: FatalObserver | None = None,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
@@ -79,6 +82,7 @@ class Batcher:
         self.max_wait_s = max_wait_s
         self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=queue_size)
         self._on_batch = on_batch
+        self._on_fatal = on_fatal
         self._thread: threading.Thread | None = None
         self._running = 0
         self.expired = 0
@@ -169,6 +173,9 @@ class Batcher:
             except CutoutError as exc:
                 for job in live:
                     _settle(job, None, exc)
+                if isinstance(exc, DeviceError) and self._on_fatal is not None:
+                    # the engine's own fallbacks (smaller batch, CPU) are spent
+                    self._on_fatal(exc)
             except Exception as exc:  # a backend failure must answer every waiter
                 error = ModelError(f"inference failed: {type(exc).__name__}: {exc}")
                 error.__cause__ = exc

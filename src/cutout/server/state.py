@@ -95,6 +95,7 @@ class ServerState:
             max_wait_s=settings.batch_wait_ms / 1000,
             queue_size=settings.queue_size,
             on_batch=self.metrics.batch_size.observe,
+            on_fatal=lambda exc: self.loader.fail(exc.message),
         )
         workers = settings.workers or max(2, os.cpu_count() or 1)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cutout-io")
