@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -170,3 +172,18 @@ def test_bench_prints_a_table_of_stage_medians() -> None:
 def test_bench_zero_runs_is_a_usage_error(tmp_path: Path) -> None:
     done = cutout("bench", "--runs", "0", cwd=tmp_path)
     assert done.returncode == 2
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cutout.cli.main", "info"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # like `cutout info | head -0`, before cutout writes anything
+    stderr = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.wait(timeout=60) == 1
+    assert "Traceback" not in stderr
+    assert "BrokenPipeError" not in stderr
