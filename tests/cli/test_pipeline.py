@@ -84,13 +84,13 @@ def test_a_failing_forward_fails_its_batch_and_the_run_goes_on(tmp_path: Path) -
 
 def test_unexpected_errors_become_one_line_reasons(tmp_path: Path) -> None:
     backend = FakeBackend()
-    backend.fail_with = [ZeroDivisionError("boom")]
+    backend.fail_with = [ZeroDivisionError("boom\n index: 2 Got: 672\n")]
     engine = Engine(backend.spec, backend=backend)
     reports = _Reports()
     run_jobs(engine, _jobs(tmp_path, good=1, bad=0), RemoveOptions(), reports)
     [reason] = reports.seen.values()
     assert reason is not None
-    assert "ZeroDivisionError: boom" in reason and "--debug" in reason
+    assert "ZeroDivisionError: boom index: 2 Got: 672" in reason and "--debug" in reason
     assert "\n" not in reason
 
 

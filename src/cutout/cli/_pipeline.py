@@ -42,11 +42,13 @@ def describe(exc: BaseException, *, debug: bool) -> str:
     if debug:
         traceback.print_exception(exc, file=sys.stderr)
     if isinstance(exc, CutoutError):
-        return exc.message
-    if isinstance(exc, OSError):
+        reason = exc.message
+    elif isinstance(exc, OSError):
         where = f"{exc.filename}: " if exc.filename else ""
-        return f"{where}{exc.strerror or exc}"
-    return f"unexpected error ({type(exc).__name__}: {exc}); rerun with --debug for details"
+        reason = f"{where}{exc.strerror or exc}"
+    else:
+        reason = f"unexpected error ({type(exc).__name__}: {exc}); rerun with --debug for details"
+    return " ".join(reason.split())  # one failure, one line, whatever the message holds
 
 
 def write_atomically(path: Path, data: bytes) -> None:
