@@ -122,7 +122,7 @@ class FakeCloudQuotas:
             preference.update_time.FromDatetime(now)
             preference.etag = uuid.uuid4().hex[:16]
             granted = int(self.grant(preference))
-            preference.quota_config.granted_value = granted
+            preference.quota_config.granted_value.value = granted  # an Int64Value wrapper
             preference.quota_config.trace_id = uuid.uuid4().hex
             preference.reconciling = granted < preferred
             if granted < preferred:

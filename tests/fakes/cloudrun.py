@@ -535,9 +535,22 @@ class FakeCloudRun:
                 return
             revision.conditions.add(type_="Ready", state=SUCCEEDED)
             service.latest_ready_revision = rollout.revision_name
-        service.terminal_condition.CopyFrom(Condition(type_="Ready", state=SUCCEEDED))
         service.conditions.add(type_="RoutesReady", state=SUCCEEDED)
-        service.conditions.add(type_="ConfigurationsReady", state=SUCCEEDED)
+        latest = service.latest_created_revision
+        if latest and self._failed(latest):
+            # as Knative: the configuration stays failed while its latest revision is,
+            # even when a traffic-only change was routed fine
+            message = (
+                f"Revision '{latest.rsplit('/', 1)[-1]}' is not ready and cannot serve "
+                f"traffic. {self.revisions[latest].conditions[0].message}"
+            )
+            service.conditions.add(type_="ConfigurationsReady", state=FAILED, message=message)
+            service.terminal_condition.CopyFrom(
+                Condition(type_="Ready", state=FAILED, message=message)
+            )
+        else:
+            service.conditions.add(type_="ConfigurationsReady", state=SUCCEEDED)
+            service.terminal_condition.CopyFrom(Condition(type_="Ready", state=SUCCEEDED))
         self._route(service)
         operation.metadata.Pack(service)
         operation.response.Pack(service)
@@ -552,8 +565,9 @@ class FakeCloudRun:
             full = f"{service.name}/revisions/{revision}"
             if full not in self.revisions or self._failed(full):
                 continue  # the previous routing keeps serving; nothing new to report
+            # as Knative's status.traffic: LATEST is reported with the revision it resolved to
             status = service.traffic_statuses.add(
-                type_=target.type_, revision=target.revision, percent=target.percent, tag=target.tag
+                type_=target.type_, revision=revision, percent=target.percent, tag=target.tag
             )
             if target.tag:
                 status.uri = f"https://{target.tag}---{host}"

@@ -9,6 +9,7 @@ revision URL, and ``to_standin`` maps the fake's ``*.run.app`` URLs to it.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -100,3 +101,40 @@ def to_standin(standin: LiveServer) -> Callable[[str], str]:
 @pytest.fixture(scope="session")
 def smoke_image() -> bytes:
     return (EXAMPLES / "animal-1.jpg").read_bytes()
+
+
+def push_revisions(clients: GcpClients, count: int, region: str = "us-central1") -> list[str]:
+    """Create the service (if needed) and ``count`` revisions through the real client,
+    each taking all traffic via LATEST (as ``gcloud run deploy`` would); short names."""
+    from google.cloud import run_v2
+
+    from cutout.deploy.errors import ResourceNotFoundError
+
+    parent = f"projects/{PROJECT}/locations/{region}"
+    name = f"{parent}/services/cutout"
+    made = []
+    for _ in range(count):
+        try:
+            service = clients.call("get", clients.services.get_service, name=name)
+        except ResourceNotFoundError:
+            service = None
+        image = f"example.com/cutout:{uuid.uuid4().hex[:8]}"  # a new template each time
+        template = run_v2.RevisionTemplate(
+            containers=[
+                run_v2.Container(
+                    image=image,
+                    resources=run_v2.ResourceRequirements(limits={"cpu": "2", "memory": "4Gi"}),
+                )
+            ],
+            scaling=run_v2.RevisionScaling(max_instance_count=2),
+        )
+        if service is None:
+            operation = clients.services.create_service(
+                parent=parent, service=run_v2.Service(template=template), service_id="cutout"
+            )
+        else:
+            service.template = template
+            operation = clients.services.update_service(service=service)
+        done = clients.wait("push", operation, 10)
+        made.append(done.latest_ready_revision.rsplit("/", 1)[-1])
+    return made

@@ -52,7 +52,15 @@ from cutout.deploy.service_spec import (
 from cutout.deploy.types import Candidate
 from cutout.deploy.verify import SmokeExpectation, SmokeReport, smoke_test
 
-__all__ = ["ApplyOptions", "ApplyReport", "Attempt", "apply", "describe_request", "expectation"]
+__all__ = [
+    "ApplyOptions",
+    "ApplyReport",
+    "Attempt",
+    "apply",
+    "describe_request",
+    "existing_service",
+    "expectation",
+]
 
 Outcome = Literal["quota", "not-ready", "smoke-failed", "recheck-failed", "served"]
 
@@ -168,6 +176,11 @@ def _get_existing(clients: GcpClients, name: str) -> Any | None:
         return None
 
 
+def existing_service(clients: GcpClients, config: DeployConfig, region: str) -> Any | None:
+    """The service as it is now in ``region``, or None if it does not exist yet."""
+    return _get_existing(clients, service_name(config.project, region, config.service))
+
+
 def _tag_uri(service: Any, revision: str) -> str:
     for status in service.traffic_statuses:
         if status.tag == CANDIDATE_TAG and status.revision == revision and status.uri:
@@ -244,6 +257,7 @@ class _Run:
                 targets,
                 timeout_s=self.options.ready_timeout_s,
                 poll_s=self.options.poll_s,
+                served=attempt.revision if percent == 100 else None,
             )
             url = service.uri if percent == 100 else _tag_uri(service, attempt.revision)
             report = self.smoke(url, attempt.candidate)

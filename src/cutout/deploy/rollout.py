@@ -24,9 +24,23 @@ from cutout.deploy.errors import (
 )
 from cutout.deploy.gcp import GcpClients, revision_short
 
-__all__ = ["SUCCEEDED", "TrafficLine", "is_ready", "set_traffic", "traffic_lines", "wait_ready"]
+__all__ = [
+    "HISTORY_ANNOTATION",
+    "SUCCEEDED",
+    "TrafficLine",
+    "is_ready",
+    "run_update",
+    "served_history",
+    "set_traffic",
+    "traffic_lines",
+    "wait_ready",
+]
 
 SUCCEEDED = 4  # Condition.State.CONDITION_SUCCEEDED
+# cutout's own service annotation (not a Google one; v2 rejects only the run.googleapis.com,
+# cloud.googleapis.com, serving.knative.dev and autoscaling.knative.dev prefixes).
+HISTORY_ANNOTATION = "cutout.dev/served-revisions"
+HISTORY_LENGTH = 10
 FAILED = 3  # Condition.State.CONDITION_FAILED
 
 
@@ -139,12 +153,62 @@ def run_update(
         raise
 
 
+def served_history(service: Any) -> list[str]:
+    """Revisions that got 100 % through cutout, oldest first (our own annotation)."""
+    text = str(service.annotations.get(HISTORY_ANNOTATION, ""))
+    return [name for name in text.split(",") if name]
+
+
 def set_traffic(
-    clients: GcpClients, name: str, targets: Sequence[Any], *, timeout_s: float, poll_s: float
+    clients: GcpClients,
+    name: str,
+    targets: Sequence[Any],
+    *,
+    timeout_s: float,
+    poll_s: float,
+    served: str | None = None,
 ) -> Any:
-    """Replace the traffic of a ready service and wait until it is routed."""
+    """Replace the traffic of a ready service and wait until it is routed.
+
+    ``served``: the revision now taking all traffic, appended to the serving history
+    (so rollback knows the previous revision that served, which Cloud Run does not keep).
+    """
     action = f"move traffic of {name}"
     service = clients.call(action, clients.services.get_service, name=name)
     service.traffic = list(targets)
+    if served is not None:
+        history = [r for r in served_history(service) if r != served] + [served]
+        service.annotations[HISTORY_ANNOTATION] = ",".join(history[-HISTORY_LENGTH:])
     run_update(clients, service, action, timeout_s=timeout_s)
-    return wait_ready(clients, name, revision=None, timeout_s=timeout_s, poll_s=poll_s)
+    wanted = sorted((t.revision, int(t.percent)) for t in targets)
+    return wait_routed(clients, name, wanted, timeout_s=timeout_s, poll_s=poll_s)
+
+
+def wait_routed(
+    clients: GcpClients,
+    name: str,
+    wanted: list[tuple[str, int]],
+    *,
+    timeout_s: float,
+    poll_s: float,
+) -> Any:
+    """The service once its traffic statuses are ``wanted`` (revision, percent) pairs.
+
+    A traffic-only change does not need the latest created revision to be ready (after a
+    failed deploy it is not, and the service's Ready condition stays failed): what
+    matters is that the change was observed and routed.
+    """
+    action = f"route traffic of {name}"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        service = clients.call(action, clients.services.get_service, name=name)
+        routed = sorted((line.revision, line.percent) for line in traffic_lines(service))
+        settled = not service.reconciling and service.observed_generation == service.generation
+        if settled and routed == wanted:
+            return service
+        if settled or time.monotonic() >= deadline:
+            raise DeployTimeoutError(
+                f"{action}: traffic is {routed}, wanted {wanted}"
+                + ("" if settled else f" (still reconciling after {timeout_s:g} s)")
+            )
+        time.sleep(poll_s)
