@@ -9,8 +9,8 @@ process is spawned, so they include the interpreter and imports.
 * ``inspyrenet-fast``: with a synthetic checkpoint built by
   ``../shared/fixtures/inspyrenet/make_checkpoint.py 384`` when torch and the InSPyReNet
   backend are available (goal < 11 s);
-* ``rembg s`` with the same u2netp file, when ``bench/.venvs/rembg`` exists
-  (``POST /api/remove``), for reference.
+* ``rembg s`` with the same u2netp file, when a venv in ``bench/.venvs`` has rembg's
+  ``cli`` extra (``POST /api/remove``, ``model=u2netp``), for reference.
 
     .venv/bin/python bench/coldstart.py --runs 3
 """
@@ -21,7 +21,6 @@ import argparse
 import hashlib
 import importlib.util
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -33,15 +32,13 @@ from pathlib import Path
 
 import httpx
 
-from load import free_port, serve_command, stop
+from load import free_port, rembg_command, rembg_venv, serve_command, stop
 
 __all__ = ["ColdStart", "measure"]
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 MAKE_CHECKPOINT = SHARED / "fixtures" / "inspyrenet" / "make_checkpoint.py"
-REMBG_VENV = REPO / "bench" / ".venvs" / "rembg"
-U2NETP = REPO / "src" / "cutout" / "models" / "data" / "u2netp.onnx"
 PHOTO = REPO / "examples" / "animal-1.jpg"
 
 
@@ -98,7 +95,7 @@ def post_cutout(client: httpx.Client, base_url: str) -> httpx.Response:
 
 def post_rembg(client: httpx.Client, base_url: str) -> httpx.Response:
     files = {"file": (PHOTO.name, PHOTO.read_bytes(), "image/jpeg")}
-    return client.post(f"{base_url}/api/remove", files=files)
+    return client.post(f"{base_url}/api/remove", files=files, data={"model": "u2netp"})
 
 
 def synthetic_inspyrenet(directory: Path) -> Path | None:
@@ -110,17 +107,6 @@ def synthetic_inspyrenet(directory: Path) -> Path | None:
     target = directory / "ckpt_fast.pth"
     subprocess.run([sys.executable, str(MAKE_CHECKPOINT), "384", str(target)], check=True)
     return target
-
-
-def rembg_command(port: int, home: Path) -> tuple[list[str], dict[str, str]] | None:
-    """``rembg s`` with our u2netp file placed where rembg looks for it, or None."""
-    rembg = REMBG_VENV / "bin" / "rembg"
-    if not rembg.exists():
-        return None
-    home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(U2NETP, home / "u2netp.onnx")
-    env = {"U2NET_HOME": str(home), "MODEL_CHECKSUM_DISABLED": "1"}
-    return [str(rembg), "s", "--host", "127.0.0.1", "--port", str(port)], env
 
 
 def summarise(name: str, runs: Sequence[ColdStart], goal: float | None) -> str:
@@ -160,17 +146,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         else:
             print("inspyrenet-fast: skipped (no torch, backend or make_checkpoint.py)")
-        rembg_home = work / "rembg-home"
-        if "rembg" not in args.skip and rembg_command(free_port(), rembg_home) is not None:
+        venv = None if "rembg" in args.skip else rembg_venv()
+        if venv is not None:
+            rembg_home = work / "rembg-home"
 
             def rembg_case(port: int) -> tuple[list[str], dict[str, str]]:
-                found = rembg_command(port, rembg_home)
-                assert found is not None
-                return found
+                assert venv is not None
+                return rembg_command(venv, port, rembg_home)
 
             cases.append(("rembg s (u2netp, same file)", rembg_case, None))
         else:
-            print(f"rembg: skipped ({REMBG_VENV} missing)")
+            print("rembg: skipped (no venv with rembg[cli] in bench/.venvs)")
 
         for name, build, goal in cases:
             runs = []

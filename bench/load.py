@@ -8,6 +8,9 @@ measures, in the same run:
 * the server at each concurrency level: closed-loop async httpx clients posting the same
   images to ``POST /v1/remove`` for ``--seconds`` each (after a short warm-up).
 
+With ``--rembg``, rembg's own server (``rembg s``, from a venv in ``bench/.venvs`` with
+rembg's ``cli`` extra) serving the same u2netp file gets the same clients right after.
+
 Prints one table: throughput (images/s), its ratio to the engine's, latency p50/p95/p99
 and errors. The goal (issue 4): at 16 clients >= 90 % of the engine's throughput, zero
 errors. The load generator shares the machine's cores with the server; on a 2-core box
@@ -15,17 +18,21 @@ that costs the server some CPU, which the ratio includes.
 
     .venv/bin/python bench/load.py                       # u2netp, 1 4 16 64 clients
     .venv/bin/python bench/load.py --clients 16 --seconds 20
+    .venv/bin/python bench/load.py --rembg
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -46,6 +53,9 @@ __all__ = [
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
+U2NETP = REPO / "src" / "cutout" / "models" / "data" / "u2netp.onnx"
+# bench/.venvs/rembg is the pipeline bench's (library only); rembg-s adds the cli extra
+REMBG_VENVS = [REPO / "bench" / ".venvs" / "rembg", REPO / "bench" / ".venvs" / "rembg-s"]
 
 
 def free_port() -> int:
@@ -62,14 +72,21 @@ def serve_command(model: str, port: int, extra: Sequence[str] = ()) -> list[str]
     return [*program, "serve", "--host", "127.0.0.1", "--port", str(port), "--model", model, *extra]
 
 
-def wait_ready(base_url: str, process: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+def wait_ready(
+    base_url: str,
+    process: subprocess.Popen[bytes],
+    path: str | None = "/ready",
+    timeout: float = 180.0,
+) -> None:
+    """Until ``path`` answers 200 (``None``: until the process answers HTTP at all)."""
     deadline = time.monotonic() + timeout
     with httpx.Client(timeout=2.0) as client:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"server exited with {process.returncode} before ready")
             try:
-                if client.get(f"{base_url}/ready").status_code == 200:
+                response = client.get(f"{base_url}{path or '/'}")
+                if path is None or response.status_code == 200:
                     return
             except httpx.TransportError:
                 pass
@@ -88,23 +105,52 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def serving(
-    model: str, extra: Sequence[str] = (), env: dict[str, str] | None = None
+def running(
+    command: Sequence[str],
+    port: int,
+    env: dict[str, str] | None = None,
+    ready_path: str | None = "/ready",
 ) -> Iterator[str]:
-    """A ready ``cutout serve`` on a free loopback port; yields its base URL."""
-    port = free_port()
+    """``command`` (a server on ``port``) started and ready; yields its base URL."""
     process = subprocess.Popen(
-        serve_command(model, port, extra),
+        command,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(base_url, process)
+        wait_ready(base_url, process, ready_path)
         yield base_url
     finally:
         stop(process)
+
+
+@contextmanager
+def serving(
+    model: str, extra: Sequence[str] = (), env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """A ready ``cutout serve`` on a free loopback port; yields its base URL."""
+    port = free_port()
+    with running(serve_command(model, port, extra), port, env) as base_url:
+        yield base_url
+
+
+def rembg_venv() -> Path | None:
+    """A venv whose ``rembg s`` works (the server needs rembg's ``cli`` extra)."""
+    for venv in REMBG_VENVS:
+        if (venv / "bin" / "rembg").exists() and any(venv.glob("lib/python*/site-packages/gradio")):
+            return venv
+    return None
+
+
+def rembg_command(venv: Path, port: int, home: Path) -> tuple[list[str], dict[str, str]]:
+    """``rembg s`` with cutout's u2netp file (the same file, md5-checked by rembg)."""
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "u2netp.onnx").exists():
+        shutil.copyfile(U2NETP, home / "u2netp.onnx")
+    command = [str(venv / "bin" / "rembg"), "s", "--host", "127.0.0.1", "--port", str(port)]
+    return command, {"U2NET_HOME": str(home)}
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
@@ -136,13 +182,28 @@ class LevelResult:
         return self.ok / self.seconds if self.seconds else 0.0
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where and how to post an image: cutout's native API, or rembg's server."""
+
+    name: str
+    path: str
+    field: str
+    form: tuple[tuple[str, str], ...] = ()
+
+
+CUTOUT = Target("cutout", "/v1/remove?format=png", "image")
+# rembg's server picks the model per request; it keeps one session per model name
+REMBG = Target("rembg s", "/api/remove", "file", (("model", "u2netp"),))
+
+
 async def run_level(
     base_url: str,
     images: Sequence[bytes],
     clients: int,
     seconds: float,
     warmup: float = 1.0,
-    query: str = "format=png",
+    target: Target = CUTOUT,
 ) -> LevelResult:
     """Closed loop: ``clients`` tasks each post, await, repeat until ``seconds`` pass.
 
@@ -152,7 +213,8 @@ async def run_level(
     """
     result = LevelResult(clients=clients, seconds=seconds)
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    url = f"{base_url}/v1/remove?{query}"
+    url = f"{base_url}{target.path}"
+    form = dict(target.form)
     async with httpx.AsyncClient(limits=limits, timeout=300.0) as client:
         loop_start = time.perf_counter()
         window_start = loop_start + warmup
@@ -166,7 +228,7 @@ async def run_level(
                 began = time.perf_counter()
                 try:
                     response = await client.post(
-                        url, files={"image": ("photo.jpg", image, "image/jpeg")}
+                        url, files={target.field: ("photo.jpg", image, "image/jpeg")}, data=form
                     )
                     # the body is read fully by post(); a 200 with an empty body is an error
                     outcome = str(response.status_code) if response.status_code != 200 else ""
@@ -216,19 +278,19 @@ def load_images(paths: Sequence[Path]) -> list[bytes]:
     return [path.read_bytes() for path in paths]
 
 
-def format_table(rows: Sequence[tuple[float, LevelResult]]) -> str:
+def format_table(rows: Sequence[tuple[str, float, LevelResult]]) -> str:
     lines = [
-        "| clients | engine images/s | server images/s | server / engine | ok | errors "
-        "| p50 ms | p95 ms | p99 ms |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| server | clients | engine images/s | server images/s | server / engine | ok "
+        "| errors | p50 ms | p95 ms | p99 ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for baseline, level in rows:
+    for name, baseline, level in rows:
         errors = (
             ", ".join(f"{count}× {kind}" for kind, count in sorted(level.errors.items())) or "0"
         )
         ms = [1000 * percentile(level.latencies, q) for q in (0.50, 0.95, 0.99)]
         lines.append(
-            f"| {level.clients} | {baseline:.2f} | {level.throughput:.2f} | "
+            f"| {name} | {level.clients} | {baseline:.2f} | {level.throughput:.2f} | "
             f"{100 * level.throughput / baseline:.0f} % | {level.ok} | {errors} | "
             f"{ms[0]:.0f} | {ms[1]:.0f} | {ms[2]:.0f} |"
         )
@@ -241,15 +303,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16, 64])
     parser.add_argument("--seconds", type=float, default=15.0, help="measured window per level")
     parser.add_argument(
-        "--warmup",
-        type=float,
-        default=3.0,
-        help="unmeasured lead-in per level (at least 1.5 queue rounds)",
+        "--warmup", type=float, default=3.0, help="unmeasured lead-in (at least 1.5 queue rounds)"
     )
-    parser.add_argument("--url", help="use this running server instead of starting one")
+    parser.add_argument("--url", help="use this running cutout server instead of starting one")
     parser.add_argument("--images", type=Path, nargs="+", default=sorted(EXAMPLES.glob("*.jpg")))
     parser.add_argument(
         "--serve-arg", action="append", default=[], help="extra `cutout serve` args"
+    )
+    parser.add_argument(
+        "--rembg", action="store_true", help="also load rembg's server (u2netp, same file)"
     )
     args = parser.parse_args(argv)
 
@@ -259,33 +321,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{os.cpu_count()} CPUs",
         flush=True,
     )
+    venv = rembg_venv() if args.rembg else None
+    if args.rembg and venv is None:
+        print(f"rembg: skipped (no venv with rembg[cli] among {REMBG_VENVS})")
     baseline = Baseline(args.model, images)
 
-    def levels(base_url: str) -> list[tuple[float, LevelResult]]:
-        # each level is paired with an engine window measured just before it (the server
+    def levels(targets: Sequence[tuple[Target, str]]) -> list[tuple[str, float, LevelResult]]:
+        # each level is paired with an engine window measured just before it (the servers
         # idle), so that load from elsewhere on the machine hits both sides alike
         rows = []
         for clients in args.clients:
             engine_rate, _ = baseline.measure(args.seconds)
             # long enough for every client's first request to have been through the queue
             warmup = max(args.warmup, 1.5 * clients / engine_rate)
-            level = asyncio.run(run_level(base_url, images, clients, args.seconds, warmup))
-            print(
-                f"{clients:>3} clients: {level.throughput:.2f} images/s "
-                f"(engine {engine_rate:.2f}), {level.error_count} errors",
-                flush=True,
-            )
-            rows.append((engine_rate, level))
+            for target, base_url in targets:
+                level = asyncio.run(
+                    run_level(base_url, images, clients, args.seconds, warmup, target)
+                )
+                print(
+                    f"{target.name} {clients:>3} clients: {level.throughput:.2f} images/s "
+                    f"(engine {engine_rate:.2f}), {level.error_count} errors",
+                    flush=True,
+                )
+                rows.append((target.name, engine_rate, level))
         return rows
 
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.callback(baseline.close)
         if args.url:
-            rows = levels(args.url.rstrip("/"))
+            cutout_url = args.url.rstrip("/")
         else:
-            with serving(args.model, args.serve_arg) as base_url:
-                rows = levels(base_url)
-    finally:
-        baseline.close()
+            cutout_url = stack.enter_context(serving(args.model, args.serve_arg))
+        targets = [(CUTOUT, cutout_url)]
+        if venv is not None:
+            home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rembg-home-")))
+            port = free_port()
+            command, env = rembg_command(venv, port, home)
+            targets.append((REMBG, stack.enter_context(running(command, port, env, None))))
+        rows = levels(targets)
     print()
     print(format_table(rows))
     return 0

@@ -237,3 +237,32 @@ def test_not_an_image_shows_the_api_error(page: Any, live_url: str) -> None:
     page.set_input_files("#image-input", str(EXAMPLES / "animal-2.jpg"))
     wait_for_new_result(page, None)
     assert error.is_hidden()
+
+
+@pytest.fixture(scope="module")
+def keyed_url() -> Iterator[str]:
+    with live_server(env={"CUTOUT_API_KEYS": "page-key"}) as server:
+        yield server.url
+
+
+def test_api_key_after_a_403(browser: Any, keyed_url: str) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(RESULT_TIMEOUT_MS)
+    page.goto(f"{keyed_url}/")
+    page.set_input_files("#image-input", str(EXAMPLES / "animal-2.jpg"))
+    error = page.locator("#error")
+    error.wait_for(state="visible")
+    assert "API key" in error.inner_text()
+    assert page.locator("#after").is_hidden()
+
+    page.locator("#advanced summary").click()
+    page.get_by_label("Key").fill("page-key")
+    page.get_by_label("Key").press("Enter")
+    pixels = wait_for_new_result(page, None)
+    assert pixels["transparent"] > 0.1
+    assert error.is_hidden()
+    # kept for the tab: a reload still has it
+    page.reload()
+    assert page.get_by_label("Key").input_value() == "page-key"
+    context.close()

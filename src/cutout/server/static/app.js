@@ -19,6 +19,7 @@
   const cropInput = $("crop");
   const marginInput = $("margin");
   const formatInput = $("format");
+  const keyInput = $("api-key");
 
   let file = null;
   let beforeUrl = null;
@@ -48,21 +49,22 @@
 
   // Every error shape the API may answer with, as one readable sentence.
   function describeError(status, body) {
+    let message = null;
     if (body && Array.isArray(body.errors) && body.errors.length) {
       const first = body.errors[0];
-      return first.detail || first.title || first.code;
-    }
-    if (body && body.error) {
+      message = first.detail || first.title || first.code;
+    } else if (body && body.error) {
       const error = body.error;
-      if (typeof error === "string") return error;
-      return error.message || error.detail || error.code;
+      message = typeof error === "string" ? error : error.message || error.detail || error.code;
+    } else if (body && typeof body.detail === "string") {
+      message = body.detail;
+    } else if (body && Array.isArray(body.detail)) {
+      message = body.detail.map((item) => item.msg || JSON.stringify(item)).join("; ");
     }
-    if (body && body.detail) {
-      if (typeof body.detail === "string") return body.detail;
-      if (Array.isArray(body.detail)) {
-        return body.detail.map((item) => item.msg || JSON.stringify(item)).join("; ");
-      }
+    if (status === 403) {
+      return (message ? message + " " : "") + "Enter this server's key under “API key”.";
     }
+    if (message) return message;
     if (status === 413) return "The file is too large.";
     if (status === 503) return "The server is busy or still starting; try again in a moment.";
     return "The server answered " + status + ".";
@@ -133,8 +135,12 @@
     body.append("image", file, file.name);
     const started = performance.now();
     try {
+      const headers = {};
+      const key = keyInput.value.trim();
+      if (key) headers["X-Api-Key"] = key;
       const response = await fetch("/v1/remove?" + query().toString(), {
         method: "POST",
+        headers: headers,
         body: body,
         signal: mine.signal,
       });
@@ -181,6 +187,13 @@
 
   input.addEventListener("change", () => choose(input.files[0]));
 
+  // the key lives for this tab only, never in localStorage
+  keyInput.value = sessionStorage.getItem("cutout-api-key") || "";
+  if (keyInput.value) $("advanced").open = true;
+  keyInput.addEventListener("change", () => {
+    sessionStorage.setItem("cutout-api-key", keyInput.value.trim());
+  });
+
   ["dragenter", "dragover"].forEach((type) =>
     dropZone.addEventListener(type, (event) => {
       event.preventDefault();
@@ -210,6 +223,11 @@
 
   form.addEventListener("change", (event) => {
     if (event.target === input) return;
+    if (event.target === keyInput && !errorBox.hidden && file) {
+      run(); // a key entered after a 403: try again with it
+      return;
+    }
+    if (event.target === keyInput) return;
     colorInput.disabled = background() !== "color";
     marginInput.disabled = !cropInput.checked;
     if (file) run();
