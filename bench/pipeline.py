@@ -4,10 +4,12 @@ For each photo (0.2 to 8 MP, from ../shared/images) and in the same run:
 
 * **cutout**: ``Engine("u2netp").remove(data)``, per-stage medians from its timings
   (decode, preprocess, infer, postprocess, compose, encode);
-* **straightforward**: what most tools do, with the same model session: Pillow decode
+* **plain** (straightforward): what most tools do, with the same model session: Pillow decode
   (EXIF transpose, ICC to sRGB with ImageCms so that the output is the same picture),
   Pillow Lanczos to 320, the reference normalisation, the same forward, min-max, Pillow
   Lanczos back to full size, ``putalpha``, Pillow PNG at its default level (6);
+* **plain-c**: the same, with the colour under alpha 0 cleared first, as in cutout's PNG
+  (and rembg's): the very same picture as cutout's, and a much cheaper PNG to deflate;
 * **rembg** (peer figure), when ``bench/.venvs/rembg`` exists: ``rembg.remove(data)``
   with the same u2netp.onnx, in a subprocess. Create it with::
 
@@ -36,6 +38,7 @@ import tempfile
 import textwrap
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,9 +63,10 @@ REMBG_VENV = REPO / "bench" / ".venvs" / "rembg"
 MODEL_FILE = REPO / "src" / "cutout" / "models" / "data" / "u2netp.onnx"
 
 Stages = dict[str, float]
+_OPAQUE = [0] + [255] * 255  # a lookup table: visible (alpha > 0) -> 255
 
 
-def _straightforward(engine: Engine, data: bytes) -> tuple[bytes, Stages]:
+def _straightforward(engine: Engine, data: bytes, clear: bool) -> tuple[bytes, Stages]:
     """The usual Pillow pipeline, stage by stage, on the engine's own backend."""
     times: Stages = {}
     spec = engine.spec
@@ -99,7 +103,12 @@ def _straightforward(engine: Engine, data: bytes) -> tuple[bytes, Stages]:
     mark = time.perf_counter()
     times["postprocess"], start = mark - start, mark
 
-    cutout = image.copy()
+    if clear:
+        # the colour under alpha 0 cleared, as in cutout's PNG (rembg's Image.composite
+        # with an empty image does this too, but also darkens the soft edges)
+        cutout = Image.composite(image, Image.new("RGB", image.size), mask.point(_OPAQUE))
+    else:
+        cutout = image.copy()
     cutout.putalpha(mask)
     mark = time.perf_counter()
     times["compose"], start = mark - start, mark
@@ -190,70 +199,86 @@ def main() -> None:
     engine.load()
     engine.warmup()
     paths = [IMAGES / name for name in args.images]
-    summary: list[tuple[str, float, float, float, float, float, int, int]] = []
     print(f"cutout {engine.spec.name} on {engine.device.name}, {args.runs} runs, median ms")
-    for path in paths:
-        data = path.read_bytes()
-        engine.remove(data)  # first call: lazy imports, thread pools
-
-        def ours(payload: bytes = data) -> tuple[bytes, Stages]:
-            result = engine.remove(payload)
-            return result.data, result.timings
-
-        def plain(payload: bytes = data) -> tuple[bytes, Stages]:
-            return _straightforward(engine, payload)
-
-        fast_png, fast, fast_total = _run(ours, args.runs)
-        slow_png, slow, slow_total = _run(plain, args.runs)
-        ours_px, plain_px = _pixels(fast_png), _pixels(slow_png)
-        alpha_diff = float(np.abs(ours_px[..., 3] - plain_px[..., 3]).mean())
-        visible = plain_px[..., 3] > 0
-        colour_diff = float(np.abs(ours_px[..., :3] - plain_px[..., :3])[visible].mean())
-        height, width = ours_px.shape[:2]
-        print(
-            f"\n{path.name}: {width}x{height} = {width * height / 1e6:.1f} MP, "
-            f"{len(data) / 1e6:.2f} MB in"
-        )
-        print(f"{'stage':<12}{'cutout':>9}{'plain':>9}{'ratio':>8}")
-        for stage in STAGES:
-            ratio = slow[stage] / fast[stage] if fast[stage] > 0 else float("nan")
-            print(f"{stage:<12}{_ms(fast[stage])} {_ms(slow[stage])}{ratio:8.1f}")
-        print(f"{'total':<12}{_ms(fast_total)} {_ms(slow_total)}{slow_total / fast_total:8.1f}")
-        not_forward = sum(fast[stage] for stage in STAGES if stage != "infer")
-        print(
-            f"all but the forward: {not_forward * 1000:.0f} ms vs forward "
-            f"{fast['infer'] * 1000:.0f} ms"
-        )
-        print(
-            f"PNG bytes: cutout {len(fast_png) / 1e6:.2f} MB, plain {len(slow_png) / 1e6:.2f} MB;"
-            f" mean |diff| alpha {alpha_diff:.2f}, colour {colour_diff:.2f} (8-bit levels)"
-        )
-        summary.append(
-            (
-                path.name,
-                width * height / 1e6,
-                fast_total,
-                slow_total,
-                not_forward,
-                fast["infer"],
-                len(fast_png),
-                len(slow_png),
-            )
-        )
-
+    rows = [_compare(engine, path, args.runs) for path in paths]
     peer = {} if args.no_rembg else _rembg(paths, args.runs)
-    print("\nsummary (median ms per image, bytes in -> PNG bytes out)")
-    header = f"{'photo':<26}{'MP':>5}{'cutout':>9}{'plain':>9}{'x':>6}{'rembg':>9}{'x':>6}"
-    print(header + f"{'non-fwd':>9}{'fwd':>7}")
-    for name, megapixels, ours_s, plain_s, rest, forward, _, _ in summary:
-        rembg_s = peer.get(name) if isinstance(peer, dict) else None
-        rembg_cols = f"{_ms(rembg_s)} {rembg_s / ours_s:5.1f}" if rembg_s else f"{'-':>9}{'-':>6}"
+    print("\nsummary: median ms per image, bytes in -> PNG bytes out; x = time / cutout's")
+    print(
+        f"{'photo':<24}{'MP':>5}{'cutout':>8}{'plain':>8}{'x':>6}{'plain-c':>8}{'x':>6}"
+        f"{'rembg':>8}{'x':>6}{'non-fwd':>8}{'fwd':>8}"
+    )
+    for row in rows:
+        rembg_s = peer.get(row.name) if isinstance(peer, dict) else None
+        rembg = f"{_ms(rembg_s)}{rembg_s / row.ours:6.1f}" if rembg_s else f"{'-':>8}{'-':>6}"
         print(
-            f"{name:<26}{megapixels:5.1f} {_ms(ours_s)} {_ms(plain_s)}{plain_s / ours_s:6.1f}"
-            f" {rembg_cols}{_ms(rest)} {_ms(forward)[2:]}"
+            f"{row.name:<24}{row.megapixels:5.1f}{_ms(row.ours)}{_ms(row.plain)}"
+            f"{row.plain / row.ours:6.1f}{_ms(row.plain_clear)}{row.plain_clear / row.ours:6.1f}"
+            f"{rembg}{_ms(row.not_forward)}{_ms(row.forward)}"
         )
     if isinstance(peer, str):
         print(f"rembg: {peer}")
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    megapixels: float
+    ours: float
+    plain: float
+    plain_clear: float
+    not_forward: float
+    forward: float
+
+
+def _compare(engine: Engine, path: Path, runs: int) -> Row:
+    data = path.read_bytes()
+    engine.remove(data)  # first call: lazy imports, thread pools
+
+    def ours() -> tuple[bytes, Stages]:
+        result = engine.remove(data)
+        return result.data, result.timings
+
+    ours_png, fast, fast_total = _run(ours, runs)
+    plain_png, plain, plain_total = _run(lambda: _straightforward(engine, data, False), runs)
+    clear_png, clear, clear_total = _run(lambda: _straightforward(engine, data, True), runs)
+    ours_px, clear_px = _pixels(ours_png), _pixels(clear_png)
+    alpha_diff = float(np.abs(ours_px[..., 3] - clear_px[..., 3]).mean())
+    colour_diff = float(np.abs(ours_px[..., :3] - clear_px[..., :3]).mean())
+    height, width = ours_px.shape[:2]
+    print(
+        f"\n{path.name}: {width}x{height} = {width * height / 1e6:.1f} MP, "
+        f"{len(data) / 1e6:.2f} MB in"
+    )
+    print(f"{'stage':<12}{'cutout':>8}{'plain':>8}{'x':>6}{'plain-c':>8}{'x':>6}")
+    for stage in STAGES:
+        base = max(fast[stage], 1e-6)
+        print(
+            f"{stage:<12}{_ms(fast[stage])}{_ms(plain[stage])}{plain[stage] / base:6.1f}"
+            f"{_ms(clear[stage])}{clear[stage] / base:6.1f}"
+        )
+    print(
+        f"{'total':<12}{_ms(fast_total)}{_ms(plain_total)}{plain_total / fast_total:6.1f}"
+        f"{_ms(clear_total)}{clear_total / fast_total:6.1f}"
+    )
+    not_forward = sum(fast[stage] for stage in STAGES if stage != "infer")
+    print(
+        f"all but the forward: {not_forward * 1000:.0f} ms; the forward: "
+        f"{fast['infer'] * 1000:.0f} ms"
+    )
+    print(
+        f"PNG MB: cutout {len(ours_png) / 1e6:.2f}, plain {len(plain_png) / 1e6:.2f}, "
+        f"plain-c {len(clear_png) / 1e6:.2f}; cutout vs plain-c mean |diff|: alpha "
+        f"{alpha_diff:.2f}, colour {colour_diff:.2f} (8-bit levels)"
+    )
+    return Row(
+        name=path.name,
+        megapixels=width * height / 1e6,
+        ours=fast_total,
+        plain=plain_total,
+        plain_clear=clear_total,
+        not_forward=not_forward,
+        forward=fast["infer"],
+    )
 
 
 if __name__ == "__main__":

@@ -101,15 +101,37 @@ def test_fast_png_refuses_what_it_cannot_encode() -> None:
 
 def test_png_above_fast_levels_uses_pillow_and_stays_exact() -> None:
     pixels = _photo_like(40, 60, 4)
-    data = png_bytes(pixels, compress_level=9)
-    with Image.open(io.BytesIO(data)) as image:
-        assert np.array_equal(np.asarray(image), pixels)
+    for clear, expected in ((False, pixels), (True, _visible(pixels))):
+        data = png_bytes(pixels, compress_level=9, clear=clear)
+        with Image.open(io.BytesIO(data)) as image:
+            assert np.array_equal(np.asarray(image), expected)
+
+
+def _visible(rgba: np.ndarray) -> np.ndarray:
+    """What a cleared PNG holds: the same pixels, colour 0 where alpha is 0."""
+    expected = rgba.copy()
+    expected[rgba[..., 3] == 0] = 0
+    return expected
+
+
+def test_clearing_transparent_colour_changes_only_invisible_pixels() -> None:
+    rgba = _photo_like(200, 300, 4)
+    assert (rgba[..., 3] == 0).any() and (rgba[rgba[..., 3] == 0][:, :3] > 0).any()
+    kept = encode_png(rgba, level=1)
+    cleared = encode_png(rgba, level=1, clear=True)
+    with Image.open(io.BytesIO(cleared)) as image:
+        assert np.array_equal(np.asarray(image), _visible(rgba))
+    with Image.open(io.BytesIO(kept)) as image:
+        assert np.array_equal(np.asarray(image), rgba)
+    assert len(cleared) < len(kept)
+    rgb = rgba[..., :3].copy()  # no alpha: nothing to clear
+    assert encode_png(rgb, level=1, clear=True) == encode_png(rgb, level=1)
 
 
 def test_encode_png_of_a_cutout_and_of_a_mask() -> None:
     rgba = _photo_like(30, 50, 4)
     with Image.open(io.BytesIO(encode(_composite(rgba), "png"))) as image:
-        assert np.array_equal(np.asarray(image), rgba)
+        assert np.array_equal(np.asarray(image), _visible(rgba))
     mask = rgba[..., 3].copy()
     with Image.open(io.BytesIO(encode(_composite(mask), "png"))) as image:
         assert image.mode == "L" and np.array_equal(np.asarray(image), mask)
@@ -119,7 +141,7 @@ def test_encode_png_accepts_a_non_contiguous_view() -> None:
     rgba = _photo_like(30, 50, 4)
     view = rgba[::2, ::3]
     with Image.open(io.BytesIO(encode(_composite(view), "png"))) as image:
-        assert np.array_equal(np.asarray(image), view)
+        assert np.array_equal(np.asarray(image), _visible(view))
 
 
 def test_webp_keeps_alpha() -> None:
@@ -167,3 +189,15 @@ def test_zip_holds_color_jpg_and_alpha_png() -> None:
 def test_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="bmp"):
         encode(_composite(_photo_like(4, 4, 3)), "bmp")  # type: ignore[arg-type]
+
+
+def test_a_mask_encodes_to_every_format() -> None:
+    mask = _photo_like(24, 40, 4)[..., 3].copy()
+    for fmt in ("png", "webp", "jpg", "zip"):
+        data = encode(_composite(mask), fmt)  # type: ignore[arg-type]
+        assert len(data) > 0
+        if fmt != "zip":
+            with Image.open(io.BytesIO(data)) as image:
+                assert image.size == (40, 24)
+                grey = np.asarray(image.convert("L")).astype(int)
+            assert np.abs(grey - mask).mean() < 12

@@ -1,5 +1,7 @@
 """Encode composed pixels: PNG (fast by default), WebP with alpha, JPEG, ZIP.
 
+- PNG and WebP outputs drop the colour of fully transparent pixels (set to 0): it is
+  invisible, and keeping the old background under alpha 0 doubles the file.
 - PNG at compress levels 0-3 (the default is 1) goes through :mod:`fast_png`: Sub
   filter and ISA-L deflate, about 10x faster than Pillow's encoder at level 1 on an
   8 MP cut-out, and a slightly smaller file. Levels 4-9 use Pillow (adaptive filters,
@@ -20,7 +22,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from cutout.imaging.compose import Composite
-from cutout.imaging.fast_png import FAST_LEVELS, encode_png
+from cutout.imaging.fast_png import FAST_LEVELS, clear_transparent, encode_png
 from cutout.options import OutputFormat
 
 __all__ = ["MEDIA_TYPES", "encode", "flatten", "png_bytes"]
@@ -38,10 +40,16 @@ WHITE = (255, 255, 255)
 _WEBP_METHOD = 2
 
 
-def png_bytes(pixels: ByteArray, compress_level: int = 1) -> bytes:
-    """PNG of H x W, H x W x 3 or H x W x 4 uint8 pixels at Pillow's 0-9 level scale."""
+def png_bytes(pixels: ByteArray, compress_level: int = 1, *, clear: bool = True) -> bytes:
+    """PNG of H x W, H x W x 3 or H x W x 4 uint8 pixels at Pillow's 0-9 level scale.
+
+    ``clear`` zeroes the (invisible) colour under alpha 0, as rembg's and WebP's outputs
+    do: half the bytes and faster, with every visible pixel unchanged.
+    """
     if compress_level in FAST_LEVELS:
-        return encode_png(pixels, level=compress_level)
+        return encode_png(pixels, level=compress_level, clear=clear)
+    if clear and pixels.ndim == 3 and pixels.shape[2] == 4:
+        pixels = clear_transparent(pixels)
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, "PNG", compress_level=compress_level)
     return buffer.getvalue()

@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from cutout.imaging.parallel import map_strips, strip_bounds
 
-__all__ = ["FAST_LEVELS", "encode_png"]
+__all__ = ["FAST_LEVELS", "clear_transparent", "encode_png"]
 
 # compress levels (Pillow's 0-9 scale) that this encoder serves; above, callers may prefer
 # Pillow's adaptive filtering for a smaller file at a much higher cost
@@ -56,10 +56,23 @@ def _filter_sub(rows: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     return out
 
 
-def _deflate_strip(rows: npt.NDArray[np.uint8], level: int, last: bool) -> tuple[bytes, int, int]:
+def clear_transparent(rows: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """RGBA with the colour of fully transparent pixels set to 0 (nothing visible changes).
+
+    A cut-out keeps the old background's colours under alpha 0; zeroing them shrinks
+    the PNG by half and speeds up deflate. WebP encoders do the same by default.
+    """
+    return np.where(rows[..., 3:4] == 0, np.uint8(0), rows)
+
+
+def _deflate_strip(
+    rows: npt.NDArray[np.uint8], level: int, last: bool, clear: bool
+) -> tuple[bytes, int, int]:
     """Filter and raw-deflate one strip; returns (deflate bytes, adler32, raw length)."""
     from isal import isal_zlib
 
+    if clear and rows.shape[2] == 4:
+        rows = clear_transparent(rows)
     scanlines = _filter_sub(rows).data.cast("B")
     if level == 0:
         compressor = zlib.compressobj(0, zlib.DEFLATED, -15)
@@ -73,12 +86,17 @@ def _deflate_strip(rows: npt.NDArray[np.uint8], level: int, last: bool) -> tuple
 
 
 def encode_png(
-    pixels: npt.NDArray[np.uint8], *, level: int = 1, threads: int | None = None
+    pixels: npt.NDArray[np.uint8],
+    *,
+    level: int = 1,
+    threads: int | None = None,
+    clear: bool = False,
 ) -> bytes:
     """Encode H x W (grey), H x W x 3 (RGB) or H x W x 4 (RGBA) uint8 pixels as PNG.
 
     ``level`` 0 stores without compression; 1-3 are ISA-L levels 1-3.
-    ``threads`` caps the strips deflated at once (default: every core).
+    ``threads`` caps the strips deflated at once (default: every core). ``clear`` zeroes
+    the colour of fully transparent RGBA pixels (see :func:`clear_transparent`).
     """
     if level not in FAST_LEVELS:
         raise ValueError(f"fast PNG levels are 0-3, not {level}")
@@ -92,7 +110,7 @@ def encode_png(
     bounds = strip_bounds(height, rows.nbytes, threads)
     strips = len(bounds) - 1
     parts = map_strips(
-        lambda first, end: _deflate_strip(rows[first:end], level, end == height), bounds
+        lambda first, end: _deflate_strip(rows[first:end], level, end == height, clear), bounds
     )
     adler = parts[0][1]
     for _, strip_adler, length in parts[1:]:
