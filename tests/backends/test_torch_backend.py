@@ -44,8 +44,12 @@ def _probe(cuda: bool = False, mps: bool = False) -> DeviceProbe:
 
 
 @pytest.fixture(scope="module")
-def backend() -> Iterator[TorchBackend]:
-    loaded = TorchBackend(SPEC, synthetic_checkpoint(384), device="cpu", threads=2, verify=False)
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchBackend]:
+    # an empty cache home: no exported graph, so the torch forward runs
+    home = tmp_path_factory.mktemp("home")
+    loaded = TorchBackend(
+        SPEC, synthetic_checkpoint(384), device="cpu", threads=2, verify=False, home=home
+    )
     loaded.load()
     yield loaded
     loaded.close()
@@ -89,6 +93,7 @@ def test_contract_and_saliency_is_the_sigmoid_of_the_reference(
     assert relative_l2(single_saliency, expected) < MAX_RELATIVE_L2
     info = backend.device
     assert (info.kind, info.precision, info.threads, info.fallbacks) == ("cpu", "float32", 2, [])
+    assert info.providers == ("torch",)
     assert backend.weights_sha256 == file_digest(synthetic_checkpoint(384))
 
 
@@ -144,11 +149,16 @@ def test_out_of_memory_with_one_image_on_the_cpu_is_a_device_error(
 
 
 def test_gpu_that_fails_to_initialise_falls_back_to_the_cpu(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     """This torch has no CUDA: telling the backend a GPU exists makes .to('cuda') fail."""
     fallback = TorchBackend(
-        SPEC, synthetic_checkpoint(384), device="auto", verify=False, probe=_probe(cuda=True)
+        SPEC,
+        synthetic_checkpoint(384),
+        device="auto",
+        verify=False,
+        probe=_probe(cuda=True),
+        home=tmp_path,
     )
     with caplog.at_level(logging.WARNING, logger="cutout.backends.torch"):
         fallback.load()

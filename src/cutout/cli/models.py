@@ -31,6 +31,9 @@ def register(subparsers: _Subparsers) -> None:
     _register_list(commands)
     _register_pull(commands)
     _register_verify(commands)
+    from cutout.models.inspyrenet.export_cli import register_export_onnx
+
+    register_export_onnx(commands)
 
 
 # -- shared -----------------------------------------------------------------------------
