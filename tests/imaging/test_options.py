@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cutout.errors import DecodeError, InvalidOptionError
 from cutout.options import (
@@ -170,3 +172,42 @@ def test_remove_options_rejects_out_of_range(kwargs: dict[str, object], code: st
     with pytest.raises(InvalidOptionError) as caught:
         RemoveOptions(**kwargs)  # type: ignore[arg-type]
     assert caught.value.code == code
+
+
+# -- round trips (property-based) -------------------------------------------------------------
+percent_values = st.integers(0, 100)
+
+
+@given(st.integers(10, 100))
+def test_scale_round_trip(percent: int) -> None:
+    assert parse_scale(f"{percent}%") == pytest.approx(percent / 100)
+
+
+@given(percent_values, percent_values)
+def test_position_round_trip(x: int, y: int) -> None:
+    assert parse_position(f"{x}% {y}%") == pytest.approx((x / 100, y / 100))
+
+
+@given(
+    st.lists(st.integers(0, 5000), min_size=4, max_size=4),
+    st.lists(st.booleans(), min_size=4, max_size=4),
+)
+def test_roi_round_trip_or_clear_error(values: list[int], percent: list[bool]) -> None:
+    text = " ".join(
+        f"{min(v, 100)}%" if is_pct else f"{v}px" for v, is_pct in zip(values, percent, strict=True)
+    )
+    try:
+        roi = parse_roi(text)
+        x1, y1, x2, y2 = roi.pixels(2000, 1000)
+    except InvalidOptionError as error:
+        assert error.code in ("roi_region_empty", "roi_exceeds_bounds")
+        return
+    assert 0 <= x1 < x2 <= 2000 and 0 <= y1 < y2 <= 1000
+
+
+@given(st.lists(st.integers(0, 900), min_size=1, max_size=4).filter(lambda v: len(v) != 3))
+def test_margin_round_trip(values: list[int]) -> None:
+    margin = parse_margin(" ".join(f"{v}px" for v in values))
+    expanded = {1: values * 4, 2: values * 2, 4: values}[len(values)]
+    assert (margin.top, margin.right, margin.bottom, margin.left) == tuple(map(float, expanded))
+    assert not margin.percent
