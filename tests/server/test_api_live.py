@@ -110,7 +110,9 @@ def test_remove_raw_body(client: httpx.Client, photo: bytes) -> None:
     outside[top : top + height, left : left + width] = 0
     assert outside.max() < 128
     timing = response.headers["server-timing"]
-    for stage in ("decode", "preprocess", "infer", "postprocess", "compose", "encode"):
+    stages = ("decode", "preprocess", "infer", "postprocess", "compose", "encode")
+    assert [part.split(";")[0] for part in timing.split(", ")] == list(stages)
+    for stage in stages:
         assert re.search(rf"\b{stage};dur=\d+(\.\d+)?", timing), timing
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from cutout import errors
+from cutout.backends.fake import FakeBackend
+from cutout.config import Settings
+from cutout.engine import Engine
+from cutout.server.app import create_app
 from cutout.server.errors import (
     STATUS_BY_CLASS,
     AuthError,
@@ -16,6 +21,7 @@ from cutout.server.errors import (
     error_response,
     status_for,
 )
+from tests.server.live import serve_in_thread
 
 
 @pytest.mark.parametrize(
@@ -74,3 +80,19 @@ def test_retry_after_headers() -> None:
     assert response.headers["retry-after"] == "7"
     assert response.headers["x-ratelimit-remaining"] == "0"
     assert error_response(OverloadedError("busy", retry_after_s=2)).headers["retry-after"] == "2"
+
+
+def test_an_unexpected_exception_is_a_json_500() -> None:
+    backend = FakeBackend()
+    app = create_app(Settings(), engine=Engine(backend.spec, backend=backend))
+
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/broken", broken)
+    with serve_in_thread(app) as url:
+        response = httpx.get(f"{url}/broken")
+        assert response.status_code == 500
+        assert response.json()["errors"][0]["code"] == "internal_error"
+        assert "a bug" not in response.text  # internals stay in the log
+        assert httpx.get(f"{url}/health").status_code == 200

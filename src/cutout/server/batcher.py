@@ -80,7 +80,9 @@ class Batcher:
         self.engine = engine
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
-        self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=queue_size)
+        self.queue_size = queue_size
+        # one slot more than jobs may use, so that stop()'s sentinel always fits
+        self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=queue_size + 1)
         self._on_batch = on_batch
         self._on_fatal = on_fatal
         self._thread: threading.Thread | None = None
@@ -98,10 +100,10 @@ class Batcher:
             self._thread.start()
 
     def stop(self, timeout: float | None = None) -> None:
-        """Finish the queued jobs, then end the worker."""
+        """Run the jobs still queued (abandoned ones are skipped), then end the worker."""
         if self._thread is None:
             return
-        self._queue.put(None)
+        self._queue.put_nowait(None)
         self._thread.join(timeout)
         self._thread = None
 
@@ -109,10 +111,10 @@ class Batcher:
         """The saliency of one prepared image, computed in some batch."""
         loop = asyncio.get_running_loop()
         job = _Job(prepared, deadline, loop, loop.create_future())
-        try:
-            self._queue.put_nowait(job)
-        except queue.Full:
-            raise OverloadedError("the server is busy: the queue is full, retry shortly") from None
+        # only the event loop's thread puts jobs, so the check and the put cannot interleave
+        if self._queue.qsize() >= self.queue_size:
+            raise OverloadedError("the server is busy: the queue is full, retry shortly")
+        self._queue.put_nowait(job)
         try:
             return await asyncio.wait_for(
                 asyncio.shield(job.future), max(0.0, deadline - time.monotonic())

@@ -190,8 +190,17 @@ async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
+    # a bug, not bad input: Starlette logs the traceback; the client still gets JSON
+    return JSONResponse(
+        error_body("internal_error", "an unexpected error happened; it has been logged"),
+        status_code=500,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """One handler per family; :func:`status_for` does the per-class lookup."""
     app.add_exception_handler(CutoutError, _cutout_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
+    app.add_exception_handler(Exception, _unexpected_handler)

@@ -9,7 +9,7 @@ import numpy.typing as npt
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import UploadFile
 
-from cutout.engine import RemoveResult
+from cutout.engine import STAGES, RemoveResult
 from cutout.errors import CutoutError, DecodeError, InputError, InvalidOptionError
 from cutout.imaging.decode import DecodedImage
 from cutout.options import (
@@ -65,6 +65,15 @@ _OPENAPI: dict[str, Any] = {
             "description": description,
         }
         for name, (schema, description) in OPTION_PARAMETERS.items()
+    ]
+    + [
+        {
+            "name": "X-Api-Key",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "API key (required when the server has keys configured)",
+        }
     ],
     "requestBody": {
         "required": True,
@@ -87,6 +96,18 @@ _OPENAPI: dict[str, Any] = {
     "responses": {
         "200": {
             "description": "the result image",
+            "headers": {
+                name: {"schema": {"type": kind}, "description": text}
+                for name, kind, text in (
+                    ("X-Width", "integer", "output width in px"),
+                    ("X-Height", "integer", "output height in px"),
+                    ("X-Foreground-Top", "integer", "subject box in the output"),
+                    ("X-Foreground-Left", "integer", "subject box in the output"),
+                    ("X-Foreground-Width", "integer", "subject box in the output"),
+                    ("X-Foreground-Height", "integer", "subject box in the output"),
+                    ("Server-Timing", "string", "per-stage times in ms"),
+                )
+            },
             "content": {
                 "image/png": {},
                 "image/webp": {},
@@ -166,13 +187,18 @@ def native_options(params: Params, photo: ImageBackground | None = None) -> Remo
     return RemoveOptions(format=fmt, **fields)  # type: ignore[arg-type]
 
 
+def _stage_order(stage: str) -> int:
+    return STAGES.index(stage) if stage in STAGES else len(STAGES)
+
+
 def result_headers(result: RemoveResult) -> dict[str, str]:
     headers = {
         "X-Width": str(result.width),
         "X-Height": str(result.height),
         "X-Model": result.model,
         "Server-Timing": ", ".join(
-            f"{stage};dur={seconds * 1000:.1f}" for stage, seconds in result.timings.items()
+            f"{stage};dur={result.timings[stage] * 1000:.1f}"
+            for stage in sorted(result.timings, key=_stage_order)
         ),
     }
     box = result.foreground
