@@ -128,3 +128,17 @@ def test_not_a_checkpoint(tmp_path: Path) -> None:
         read_state_dict(path)
     with pytest.raises(CheckpointError, match="not found"):
         read_state_dict(tmp_path / "absent.pth")
+
+
+def test_export_attention_is_the_same_as_the_fused_mask() -> None:
+    """The exporter's written-out attention equals the cached-mask SDPA path."""
+    from cutout.models.inspyrenet.swin import SwinBlock, _partition, _shift_mask
+
+    torch.manual_seed(0)
+    block = SwinBlock(128, 4, 12, 6).eval()
+    with torch.no_grad():
+        block.attn.relative_position_bias_table.normal_(0, 0.5)
+        windows = _partition(torch.randn(2, 36, 24, 128), 12)
+        fused = block.attn(windows, block.attention_mask(36, 24, windows.device))
+        written_out = block.attn.forward_unfused(windows, _shift_mask(36, 24, 12, 6))
+    torch.testing.assert_close(fused, written_out, rtol=1e-4, atol=1e-5)

@@ -102,6 +102,21 @@ class WindowAttention(nn.Module):
         projected: Tensor = self.proj(out.reshape(count, tokens, channels))
         return projected
 
+    def forward_unfused(self, x: Tensor, shift: Tensor | None) -> Tensor:
+        """The same attention written out, for export (``shift``: windows x N x N)."""
+        count, tokens, channels = x.shape
+        qkv = self.qkv(x).view(count, tokens, 3, self.heads, channels // self.heads)
+        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        scale = (channels // self.heads) ** -0.5
+        scores = (query * scale) @ key.transpose(-2, -1) + self.bias().unsqueeze(0)
+        if shift is not None:
+            windows = shift.shape[0]
+            scores = scores.view(count // windows, windows, self.heads, tokens, tokens)
+            scores = (scores + shift[None, :, None]).view(count, self.heads, tokens, tokens)
+        out = torch.softmax(scores, dim=-1) @ value
+        projected: Tensor = self.proj(out.transpose(1, 2).reshape(count, tokens, channels))
+        return projected
+
 
 class SwinBlock(nn.Module):
     def __init__(self, dim: int, heads: int, window: int, shift: int) -> None:
@@ -142,8 +157,14 @@ class SwinBlock(nn.Module):
         padded_h, padded_w = height + pad_b, width + pad_r
         if self.shift:
             x = torch.roll(x, shifts=(-self.shift, -self.shift), dims=(1, 2))
-        mask = self.attention_mask(padded_h, padded_w, x.device)
-        windows = self.attn(_partition(x, self.window), mask)
+        if torch.onnx.is_in_onnx_export():
+            # keep bias and shift mask apart: folded together they are windows x heads
+            # x N x N constants per block, over protobuf's 2 GB at 1024
+            shift = _shift_mask(padded_h, padded_w, self.window, self.shift) if self.shift else None
+            windows = self.attn.forward_unfused(_partition(x, self.window), shift)
+        else:
+            mask = self.attention_mask(padded_h, padded_w, x.device)
+            windows = self.attn(_partition(x, self.window), mask)
         x = _merge(windows, self.window, padded_h, padded_w)
         if self.shift:
             x = torch.roll(x, shifts=(self.shift, self.shift), dims=(1, 2))
