@@ -67,6 +67,14 @@ def _wait_until(predicate: object, timeout: float = 20.0) -> None:
         time.sleep(0.02)
 
 
+def _accepts(url: str) -> bool:
+    try:
+        httpx.get(f"{url}/health", timeout=0.5)
+    except httpx.TransportError:
+        return False
+    return True
+
+
 # -- readiness -------------------------------------------------------------------------
 class _BlockingBackend(FakeBackend):
     """Loads only when the test says so."""
@@ -130,6 +138,9 @@ def test_sigterm_finishes_in_flight_work_and_exits_0() -> None:
         )
         signalled = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
+        # new connections are refused while the request in flight is still running
+        _wait_until(lambda: not _accepts(server.url), timeout=1.0)
+        assert "done" not in outcome
         code = server.process.wait(20)
         thread.join(20)
         assert outcome["status"] == 200  # the request in flight was answered
