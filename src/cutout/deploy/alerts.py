@@ -219,9 +219,14 @@ def create_policies(
             client = monitoring_v3.AlertPolicyServiceClient(
                 transport=AlertPolicyServiceGrpcTransport(channel=channel)
             )
-        for policy in policies:
-            created = client.create_alert_policy(name=f"projects/{project}", alert_policy=policy)
-            names.append(str(created.name))
+        try:
+            for policy in policies:
+                created = client.create_alert_policy(
+                    name=f"projects/{project}", alert_policy=policy
+                )
+                names.append(str(created.name))
+        finally:
+            client.transport.close()  # type: ignore[no-untyped-call]
     except Exception as exc:  # google.api_core / google.auth errors, translated once
         from google.api_core import exceptions as gexc
         from google.auth import exceptions as auth_exc
