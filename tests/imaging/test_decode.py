@@ -201,3 +201,24 @@ def test_damaged_files_only_ever_raise_cutout_errors(fmt: str) -> None:
         except CutoutError:
             continue  # anything else (OSError, SyntaxError, struct.error...) fails the test
         assert image.rgb.dtype == np.uint8 and image.rgb.ndim == 3
+
+
+def test_rgba_with_a_profile_converts_colour_and_keeps_alpha(adobe_rgb_profile: bytes) -> None:
+    source = _gradient().convert("RGBA")
+    source.putalpha(Image.linear_gradient("L").resize(source.size))
+    decoded = decode(_save(source, "PNG", icc_profile=adobe_rgb_profile))
+    expected = ImageCms.profileToProfile(
+        source.convert("RGB"),
+        ImageCms.ImageCmsProfile(io.BytesIO(adobe_rgb_profile)),
+        ImageCms.createProfile("sRGB"),
+        outputMode="RGB",
+    )
+    assert np.abs(decoded.rgb.astype(int) - np.asarray(expected)).max() <= 1
+    assert decoded.alpha is not None
+    assert np.array_equal(decoded.alpha, np.asarray(source.getchannel("A")))
+
+
+def test_a_grey_image_with_an_rgb_profile_still_decodes(adobe_rgb_profile: bytes) -> None:
+    grey = Image.new("L", (16, 8), 77)
+    decoded = decode(_save(grey, "PNG", icc_profile=adobe_rgb_profile))
+    assert np.all(decoded.rgb == 77)

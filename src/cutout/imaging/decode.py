@@ -178,7 +178,7 @@ def _to_rgb(image: Image.Image) -> tuple[ByteArray, ByteArray | None]:
         mode in ("P", "L", "RGB") and "transparency" in image.info
     )
     if has_alpha:
-        rgba = np.asarray(image.convert("RGBA"))
+        rgba = np.asarray(image if mode == "RGBA" else image.convert("RGBA"))
         return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
     if mode != "RGB":
         image = image.convert("RGB")
@@ -186,19 +186,26 @@ def _to_rgb(image: Image.Image) -> tuple[ByteArray, ByteArray | None]:
     return rgb, None
 
 
-def _icc_to_srgb(image: Image.Image) -> Image.Image:
+def _pillow_pixels(image: Image.Image) -> tuple[ByteArray, ByteArray | None]:
+    """Decode with Pillow, then convert an embedded non-sRGB profile to sRGB."""
+    image.load()
     icc = image.info.get("icc_profile")
-    if not icc or image.mode not in ("RGB", "RGBA", "L", "CMYK") or is_srgb_profile(icc):
-        return image
-    alpha = image.getchannel("A") if image.mode == "RGBA" else None
-    try:
-        converted = to_srgb(image.convert("RGB") if alpha is not None else image, icc)
-    except (OSError, ImageCms.PyCMSError):
-        # a broken or mismatched profile: the pixels are still usable as they are
-        return image
-    if alpha is not None:
-        converted.putalpha(alpha)
-    return converted
+    if not icc or is_srgb_profile(icc):
+        return _to_rgb(image)
+    if image.mode in ("L", "CMYK"):
+        # grey and CMYK profiles transform into RGB directly
+        with contextlib.suppress(OSError, ImageCms.PyCMSError):
+            image = to_srgb(image, icc)
+        return _to_rgb(image)
+    rgb, alpha = _to_rgb(image)
+    return _icc_rgb(rgb, icc), alpha
+
+
+def _icc_rgb(rgb: ByteArray, icc: bytes) -> ByteArray:
+    # a broken profile, or one of the wrong colour space: the pixels are usable as they are
+    with contextlib.suppress(OSError, ImageCms.PyCMSError):
+        return rgb_to_srgb(rgb, icc)
+    return rgb
 
 
 def _fast_jpeg(data: bytes, image: Image.Image) -> ByteArray | None:
@@ -212,11 +219,7 @@ def _fast_jpeg(data: bytes, image: Image.Image) -> ByteArray | None:
     except ValueError:
         return None  # let Pillow decide (and word the error) for anything odd
     icc = image.info.get("icc_profile")
-    if icc and not is_srgb_profile(icc):
-        # a broken or mismatched profile: the pixels are still usable as they are
-        with contextlib.suppress(OSError, ImageCms.PyCMSError):
-            rgb = rgb_to_srgb(rgb, icc)
-    return rgb
+    return _icc_rgb(rgb, icc) if icc and not is_srgb_profile(icc) else rgb
 
 
 def decode(source: bytes | Path | str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
@@ -241,8 +244,7 @@ def decode(source: bytes | Path | str, *, max_pixels: int = DEFAULT_MAX_PIXELS) 
         rgb = _fast_jpeg(data, image)
         alpha: ByteArray | None = None
         if rgb is None:
-            image.load()
-            rgb, alpha = _to_rgb(_icc_to_srgb(image))
+            rgb, alpha = _pillow_pixels(image)
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"image refused as a decompression bomb: {exc}") from exc
     except _DECODE_ERRORS as exc:
