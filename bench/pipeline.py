@@ -17,7 +17,8 @@ For each photo (0.2 to 8 MP, from ../shared/images) and in the same run:
       bench/.venvs/rembg/bin/pip install rembg onnxruntime
 
 Prints one table per photo (median ms per stage, the ratio straightforward / cutout) and
-a summary. "Equal output" is checked, not assumed: both PNGs are decoded and compared
+a summary. Runs of the variants interleave, so that other work on the machine slows
+each alike. "Equal output" is checked, not assumed: both PNGs are decoded and compared
 (mean absolute alpha and colour difference, in 8-bit levels). Wall times are noisy when
 other work shares the machine; run with more ``--runs`` for steadier medians.
 
@@ -123,16 +124,25 @@ def _medians(samples: list[Stages]) -> Stages:
     return {stage: statistics.median(sample[stage] for sample in samples) for stage in STAGES}
 
 
-def _run(call: Callable[[], tuple[bytes, Stages]], runs: int) -> tuple[bytes, Stages, float]:
-    samples: list[Stages] = []
-    totals: list[float] = []
-    output = b""
+Measured = tuple[bytes, Stages, float]
+
+
+def _run(calls: list[Callable[[], tuple[bytes, Stages]]], runs: int) -> list[Measured]:
+    """Median stages and totals of each call; runs interleave, so that load from other
+    work on the machine falls on every variant alike."""
+    samples: list[list[Stages]] = [[] for _ in calls]
+    totals: list[list[float]] = [[] for _ in calls]
+    outputs = [b""] * len(calls)
     for _ in range(runs):
-        start = time.perf_counter()
-        output, stages = call()
-        totals.append(time.perf_counter() - start)
-        samples.append(stages)
-    return output, _medians(samples), statistics.median(totals)
+        for index, call in enumerate(calls):
+            start = time.perf_counter()
+            outputs[index], stages = call()
+            totals[index].append(time.perf_counter() - start)
+            samples[index].append(stages)
+    return [
+        (outputs[index], _medians(samples[index]), statistics.median(totals[index]))
+        for index in range(len(calls))
+    ]
 
 
 def _pixels(png: bytes) -> npt.NDArray[np.int16]:
@@ -238,9 +248,16 @@ def _compare(engine: Engine, path: Path, runs: int) -> Row:
         result = engine.remove(data)
         return result.data, result.timings
 
-    ours_png, fast, fast_total = _run(ours, runs)
-    plain_png, plain, plain_total = _run(lambda: _straightforward(engine, data, False), runs)
-    clear_png, clear, clear_total = _run(lambda: _straightforward(engine, data, True), runs)
+    measured = _run(
+        [
+            ours,
+            lambda: _straightforward(engine, data, False),
+            lambda: _straightforward(engine, data, True),
+        ],
+        runs,
+    )
+    (ours_png, fast, fast_total), (plain_png, plain, plain_total) = measured[:2]
+    clear_png, clear, clear_total = measured[2]
     ours_px, clear_px = _pixels(ours_png), _pixels(clear_png)
     alpha_diff = float(np.abs(ours_px[..., 3] - clear_px[..., 3]).mean())
     colour_diff = float(np.abs(ours_px[..., :3] - clear_px[..., :3]).mean())
