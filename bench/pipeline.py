@@ -20,7 +20,9 @@ Prints one table per photo (median ms per stage, the ratio straightforward / cut
 a summary. Runs of the variants interleave, so that other work on the machine slows
 each alike. "Equal output" is checked, not assumed: both PNGs are decoded and compared
 (mean absolute alpha and colour difference, in 8-bit levels). Wall times are noisy when
-other work shares the machine; run with more ``--runs`` for steadier medians.
+other work shares the machine; run with more ``--runs`` for steadier medians. "CPU
+total" is this process's CPU time (every thread, the model's included): steadier under
+load, and an upper bound for cutout's wall time on an idle machine with spare cores.
 
     .venv/bin/python bench/pipeline.py                      # 5 photos, 5 runs each
     .venv/bin/python bench/pipeline.py --runs 3 --images aeroplane.jpg
@@ -124,7 +126,7 @@ def _medians(samples: list[Stages]) -> Stages:
     return {stage: statistics.median(sample[stage] for sample in samples) for stage in STAGES}
 
 
-Measured = tuple[bytes, Stages, float]
+Measured = tuple[bytes, Stages, float, float]  # output, stage medians, wall, CPU seconds
 
 
 def _run(calls: list[Callable[[], tuple[bytes, Stages]]], runs: int) -> list[Measured]:
@@ -132,15 +134,22 @@ def _run(calls: list[Callable[[], tuple[bytes, Stages]]], runs: int) -> list[Mea
     work on the machine falls on every variant alike."""
     samples: list[list[Stages]] = [[] for _ in calls]
     totals: list[list[float]] = [[] for _ in calls]
+    cpu: list[list[float]] = [[] for _ in calls]
     outputs = [b""] * len(calls)
     for _ in range(runs):
         for index, call in enumerate(calls):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             outputs[index], stages = call()
             totals[index].append(time.perf_counter() - start)
+            cpu[index].append(time.process_time() - start_cpu)
             samples[index].append(stages)
     return [
-        (outputs[index], _medians(samples[index]), statistics.median(totals[index]))
+        (
+            outputs[index],
+            _medians(samples[index]),
+            statistics.median(totals[index]),
+            statistics.median(cpu[index]),
+        )
         for index in range(len(calls))
     ]
 
@@ -256,8 +265,9 @@ def _compare(engine: Engine, path: Path, runs: int) -> Row:
         ],
         runs,
     )
-    (ours_png, fast, fast_total), (plain_png, plain, plain_total) = measured[:2]
-    clear_png, clear, clear_total = measured[2]
+    ours_png, fast, fast_total, fast_cpu = measured[0]
+    plain_png, plain, plain_total, plain_cpu = measured[1]
+    clear_png, clear, clear_total, clear_cpu = measured[2]
     ours_px, clear_px = _pixels(ours_png), _pixels(clear_png)
     alpha_diff = float(np.abs(ours_px[..., 3] - clear_px[..., 3]).mean())
     colour_diff = float(np.abs(ours_px[..., :3] - clear_px[..., :3]).mean())
@@ -276,6 +286,10 @@ def _compare(engine: Engine, path: Path, runs: int) -> Row:
     print(
         f"{'total':<12}{_ms(fast_total)}{_ms(plain_total)}{plain_total / fast_total:6.1f}"
         f"{_ms(clear_total)}{clear_total / fast_total:6.1f}"
+    )
+    print(
+        f"{'CPU total':<12}{_ms(fast_cpu)}{_ms(plain_cpu)}{plain_cpu / fast_cpu:6.1f}"
+        f"{_ms(clear_cpu)}{clear_cpu / fast_cpu:6.1f}"
     )
     not_forward = sum(fast[stage] for stage in STAGES if stage != "infer")
     print(
