@@ -1,4 +1,4 @@
-"""``cutout remove`` options reach the output, and the progress bar on a terminal."""
+"""``cutout remove`` options reach the output; the progress bar on a terminal; Ctrl-C."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import io
 import os
 import pty
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -123,3 +125,32 @@ def test_progress_bar_on_a_terminal_keeps_failures_on_their_own_lines(tmp_path: 
     assert "\r" not in line.rstrip("\r")
     assert "cutout: 2 written, 1 failed" in text
     assert (tmp_path / "o" / "a.png").is_file() and (tmp_path / "o" / "b.png").is_file()
+
+
+def test_interrupt_stops_cleanly_without_partial_files(tmp_path: Path, shared_images: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for index in range(30):
+        os.link(shared_images / "aeroplane.jpg", folder / f"plane-{index:02}.jpg")  # 8 MP each
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cutout.cli.main", "remove", str(folder), "-o", str(out)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    # interrupt once the run is under way (the first output exists), not during start-up
+    deadline = time.monotonic() + 120
+    while not (out.is_dir() and any(out.glob("*.png"))) and time.monotonic() < deadline:
+        assert process.poll() is None, "cutout ended before it was interrupted"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert stderr.decode() == "cutout: interrupted\n"
+    written = sorted(path.name for path in out.iterdir())
+    assert all(name.endswith(".png") and not name.startswith(".") for name in written)
+    assert 0 < len(written) < 30
+    for name in written:  # every file that exists is complete
+        with Image.open(out / name) as image:
+            image.load()
