@@ -257,3 +257,70 @@ def test_gradual_moves_traffic_in_steps(
     ]
     assert splits[-3:] == [{new: 10, old: 90}, {new: 50, old: 50}, {new: 100}]
     assert "after steps 10%, 50%" in second.attempts[-1].detail
+
+
+def test_a_revision_that_fails_to_start_stops_the_apply(
+    fake_gcp: FakeGcp,
+    gcp_clients: GcpClients,
+    deploy_config: DeployConfig,
+    smoke_image: bytes,
+    to_standin: Callable[[str], str],
+) -> None:
+    first = apply(
+        gcp_clients,
+        deploy_config,
+        order(live_plan(gcp_clients, deploy_config)),
+        options(smoke_image, to_standin),
+    )
+    old = first.attempts[-1].revision
+    fake_gcp.quotas.set_limit(GPU_NO_ZR, "us-central1", 3)
+    fake_gcp.run.fail_next_revision("The user-provided container failed to start and listen.")
+
+    second = apply(
+        gcp_clients,
+        deploy_config,
+        order(live_plan(gcp_clients, deploy_config)),
+        options(smoke_image, to_standin),
+    )
+
+    # not a quota problem: the same image would fail on every candidate
+    assert [a.outcome for a in second.attempts] == ["not-ready"]
+    assert "failed to start" in second.attempts[0].detail
+    assert [(t.revision, t.percent) for t in second.traffic if t.percent] == [(old, 100)]
+
+
+def test_failed_recheck_after_promotion_restores_the_old_traffic(
+    fake_gcp: FakeGcp,
+    gcp_clients: GcpClients,
+    deploy_config: DeployConfig,
+    smoke_image: bytes,
+    to_standin: Callable[[str], str],
+) -> None:
+    from tests.server.live import free_port
+
+    first = apply(
+        gcp_clients,
+        deploy_config,
+        order(live_plan(gcp_clients, deploy_config)),
+        options(smoke_image, to_standin),
+    )
+    old = first.attempts[-1].revision
+    dead = f"http://127.0.0.1:{free_port()}"
+
+    def tag_ok_service_dead(url: str) -> str:
+        # the tagged revision answers; the service URL, once it routes 100 %, does not
+        return to_standin(url) if url.startswith("https://candidate---") else dead
+
+    fake_gcp.quotas.set_limit(GPU_NO_ZR, "us-central1", 3)
+    second = apply(
+        gcp_clients,
+        deploy_config,
+        order(live_plan(gcp_clients, deploy_config)),
+        options(smoke_image, tag_ok_service_dead),
+    )
+
+    attempt = second.attempts[-1]
+    assert attempt.outcome == "recheck-failed"
+    assert "re-check at 100% failed at /health" in attempt.detail
+    assert "previous traffic restored" in attempt.detail
+    assert [(t.revision, t.percent) for t in second.traffic if t.percent] == [(old, 100)]

@@ -123,6 +123,17 @@ def _texts(exc: Any) -> list[str]:
     return texts
 
 
+def _status(exc: Any) -> str | None:
+    """The gRPC status name: from the class, else from the JSON error (HTTP 400 is several)."""
+    if exc.grpc_status_code is not None:
+        return str(exc.grpc_status_code.name)
+    try:
+        status = exc.response.json()["error"]["status"]
+    except (AttributeError, ValueError, KeyError, TypeError):
+        return None
+    return str(status) if status else None
+
+
 def translate(exc: BaseException, action: str) -> DeployError:
     """One ``google.api_core`` exception -> the matching :class:`DeployError`.
 
@@ -133,9 +144,8 @@ def translate(exc: BaseException, action: str) -> DeployError:
     message = " ".join(dict.fromkeys(t for t in _texts(exc) if t))
     status = None
     if isinstance(exc, gexc.GoogleAPICallError):
-        status = exc.grpc_status_code.name if exc.grpc_status_code is not None else None
+        status = _status(exc)
         # the client prefixes "POST http://...: "; the server's words are what matter
-        message = " ".join(dict.fromkeys(t for t in _texts(exc) if t))
         message = re.sub(r"^[A-Z]+ https?://\S+: ", "", message)
     violation = parse_quota_violation(message)
     text = f"{action}: {message}"
