@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.datastructures import UploadFile
 
 from cutout.engine import STAGES, RemoveResult
-from cutout.errors import CutoutError, DecodeError, InputError, InvalidOptionError
+from cutout.errors import CutoutError, DecodeError, InvalidOptionError
 from cutout.imaging.decode import DecodedImage
 from cutout.options import (
     OUTPUT_FORMATS,
@@ -248,7 +248,8 @@ def _decode_photo(state: ServerState, data: bytes) -> ImageBackground:
     try:
         return ImageBackground(state.decode(data).rgb)
     except CutoutError as exc:
-        raise InputError(f"bg_image: {exc.message}", code=exc.code) from exc
+        # same class (so the same status), the message says which image was wrong
+        raise type(exc)(f"bg_image: {exc.message}", code=exc.code) from exc
 
 
 @router.post(

@@ -32,7 +32,10 @@ from cutout.server.removebg_params import SIZES, RemoveBgRequest, parse_request
 from cutout.server.routes_native import result_headers
 from cutout.server.state import ServerState
 
-__all__ = ["downscale", "router"]
+__all__ = ["BACKGROUNDS", "SOURCES", "downscale", "router"]
+
+SOURCES = ("image_file", "image_file_b64", "image_url")
+BACKGROUNDS = ("bg_color", "bg_image_file", "bg_image_url")
 
 router = APIRouter(tags=["remove.bg"])
 
@@ -173,27 +176,23 @@ def _b64(text: str, limit: int, name: str) -> bytes:
     return data
 
 
-async def _source(params: Params, files: dict[str, bytes], state: ServerState) -> bytes:
-    given = [
-        name
-        for name in ("image_file", "image_file_b64", "image_url")
-        if name in files or params.has(name)
-    ]
-    if not given:
-        raise InputError(
-            "no image given: send image_file, image_file_b64 or image_url", code="missing_source"
-        )
+def _one_of(
+    params: Params, files: dict[str, bytes], names: tuple[str, ...], code: str
+) -> str | None:
+    """The one source given among ``names`` (None if none); two or more is ``code``."""
+    given = [name for name in names if name in files or params.has(name)]
     if len(given) > 1:
-        raise InputError(
-            f"give exactly one image source, not {', '.join(given)}", code="multiple_sources"
-        )
+        raise InputError(f"give at most one of {', '.join(given)}", code=code)
+    return given[0] if given else None
+
+
+async def _source(name: str, params: Params, files: dict[str, bytes], state: ServerState) -> bytes:
     limit = state.settings.max_upload_bytes
-    name = given[0]
     if name == "image_file":
         if "image_file" in files:
             return files["image_file"]
-        text = params.get("image_file") or ""
-        data = text.encode("utf-8", "surrogateescape")
+        # a client that sent the file as a text field: let the decoder judge the bytes
+        data = (params.get("image_file") or "").encode("utf-8", "surrogateescape")
         check_file_size(data, limit)
         return data
     if name == "image_file_b64":
@@ -202,39 +201,32 @@ async def _source(params: Params, files: dict[str, bytes], state: ServerState) -
 
 
 async def _background_bytes(
-    params: Params, files: dict[str, bytes], state: ServerState
+    name: str | None, params: Params, files: dict[str, bytes], state: ServerState
 ) -> bytes | None:
-    given = [
-        name
-        for name in ("bg_color", "bg_image_file", "bg_image_url")
-        if name in files or params.has(name)
-    ]
-    if len(given) > 1:
-        raise InputError(
-            f"give at most one background, not {', '.join(given)}", code="multiple_bg_sources"
-        )
-    if "bg_image_file" in files:
+    if name == "bg_image_file":
         return files["bg_image_file"]
-    if params.has("bg_image_url"):
+    if name == "bg_image_url":
         return await fetch_url(
             params.get("bg_image_url") or "", state.url_policy, param="bg_image_url"
         )
-    return None
+    return None  # none, or bg_color (already parsed)
 
 
 def _decode_background(state: ServerState, data: bytes) -> ImageBackground:
     try:
         image = state.decode(data)
     except CutoutError as exc:
-        raise InputError(f"bg_image: {exc.message}", code=exc.code) from exc
+        # same class (so the same status), the message says which image was wrong
+        raise type(exc)(f"bg_image: {exc.message}", code=exc.code) from exc
     return ImageBackground(image.rgb)
 
 
-def _headers(result_headers_: dict[str, str], request_: RemoveBgRequest) -> dict[str, str]:
-    headers = dict(result_headers_)
+def _removebg_headers(base: dict[str, str], parsed: RemoveBgRequest) -> dict[str, str]:
+    headers = dict(base)
     # self-hosted: nothing is charged (clients parse this as an int, so "0", not "0.0")
     headers["X-Credits-Charged"] = "0"
-    headers["X-Type"] = request_.type if request_.type != "auto" else "other"
+    # no classifier runs: the requested type is echoed, "auto" reports "other"
+    headers["X-Type"] = parsed.type if parsed.type != "auto" else "other"
     return headers
 
 
@@ -252,9 +244,17 @@ async def removebg(request: Request) -> Response:
     async with state.admission.slot():
         fields, files = await _read_body(request, state)
         params = Params(fields)
+        # the cheap checks first: nothing is downloaded for a request that will fail
+        source = _one_of(params, files, SOURCES, "multiple_sources")
+        if source is None:
+            raise InputError(
+                "no image given: send image_file, image_file_b64 or image_url",
+                code="missing_source",
+            )
+        background_source = _one_of(params, files, BACKGROUNDS, "multiple_bg_sources")
         parsed = parse_request(params)
-        background_data = await _background_bytes(params, files, state)
-        data = await _source(params, files, state)
+        data = await _source(source, params, files, state)
+        background_data = await _background_bytes(background_source, params, files, state)
         background: Background | None = parsed.background
         if background_data is not None:
             background = await state.in_pool(_decode_background, state, background_data)
@@ -266,7 +266,7 @@ async def removebg(request: Request) -> Response:
         result = await state.remove(
             data, plan, deadline=deadline, charge=charge, disconnected=request.is_disconnected
         )
-    headers = _headers(result_headers(result), parsed)
+    headers = _removebg_headers(result_headers(result), parsed)
     headers.update(state.limiter.headers(key))
     if "application/json" in request.headers.get("accept", ""):
         box = result.foreground
