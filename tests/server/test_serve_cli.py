@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 
@@ -21,8 +22,16 @@ def test_help_lists_the_flags() -> None:
         assert flag in result.stdout
 
 
-def test_port_from_env_and_flags_reach_the_server() -> None:
+def test_port_from_env_and_flags_reach_the_server(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text("cli-key\n", encoding="utf-8")
     args = [
+        "--api-keys-file",
+        str(keys),
+        "--rate-limit-mp",
+        "100",
+        "--allow-url-host",
+        "images.example.com",
         "--max-batch",
         "3",
         "--queue-size",
@@ -40,6 +49,17 @@ def test_port_from_env_and_flags_reach_the_server() -> None:
         assert info["batch"]["queue_size"] == 7
         assert info["limits"]["max_upload_bytes"] == 2 * 1024 * 1024
         assert info["limits"]["shutdown_grace_s"] == 4
+        denied = httpx.get(f"{server.url}/v1.0/account")
+        assert denied.status_code == 403
+        account = httpx.get(f"{server.url}/v1.0/account", headers={"X-Api-Key": "cli-key"})
+        assert account.json()["data"]["attributes"]["api"]["free_calls"] == 100
+        # URLs are enabled for the allowed host only (this one resolves nowhere useful)
+        refused = httpx.post(
+            f"{server.url}/v1.0/removebg",
+            json={"image_url": "https://other.example.org/a.jpg"},
+            headers={"X-Api-Key": "cli-key"},
+        )
+        assert "not on the allow-list" in refused.json()["errors"][0]["detail"]
         assert server.terminate() == 0
 
 

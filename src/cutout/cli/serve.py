@@ -33,6 +33,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--max-upload-mb", type=float, help="upload limit in MB (25)")
     parser.add_argument("--max-megapixels", type=float, help="image size limit (50)")
     parser.add_argument("--workers", type=int, help="decode/encode threads (CPU count)")
+    parser.add_argument(
+        "--api-keys-file", type=Path, help="accepted X-Api-Key values, one per line"
+    )
+    parser.add_argument(
+        "--rate-limit-mp", type=float, help="per-key megapixels per minute (off by default)"
+    )
+    parser.add_argument(
+        "--allow-url-host",
+        action="append",
+        metavar="HOST",
+        help="enable image_url/bg_image_url for HOST (*.example.com for subdomains); repeat",
+    )
     parser.add_argument("--log-format", choices=("json", "text"))
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
     parser.set_defaults(func=run)
@@ -64,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
         max_upload_bytes=max_upload,
         max_megapixels=args.max_megapixels,
         workers=args.workers,
+        api_keys_file=args.api_keys_file,
+        rate_limit_mp_per_minute=args.rate_limit_mp,
+        allow_urls=True if args.allow_url_host else None,
+        url_allow_hosts=tuple(args.allow_url_host) if args.allow_url_host else None,
         log_format=args.log_format,
         log_level=args.log_level,
     )
