@@ -131,7 +131,8 @@ def test_cpu_quota_20_vcpu_gives_two_8_vcpu_instances(
     smoke_image: bytes,
     to_standin: Callable[[str], str],
 ) -> None:
-    config = make_config(regions=["us-central1"])
+    cpu_image = "us-central1-docker.pkg.dev/petshop-prod/cutout/cutout-cpu:0.1.0"
+    config = make_config(regions=["us-central1"], cpu={"image": cpu_image})
     fake_gcp.quotas.set_limit(CPU_QUOTA, "us-central1", 20_000)
     plan = live_plan(gcp_clients, config)
     assert plan.chosen is not None and plan.chosen.max_instances == 2
@@ -141,6 +142,7 @@ def test_cpu_quota_20_vcpu_gives_two_8_vcpu_instances(
     assert report.ok, report.lines()
     revision = fake_gcp.run.revisions[f"{SERVICE}/revisions/{report.attempts[-1].revision}"]
     assert revision.scaling.max_instance_count == 2
+    assert revision.containers[0].image == cpu_image  # the CPU image target, not the GPU one
 
 
 def test_quota_error_at_admission_tries_the_next_candidate(

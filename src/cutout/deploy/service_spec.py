@@ -56,7 +56,7 @@ def _template(config: DeployConfig, candidate: Candidate, revision: str) -> Any:
         limits["nvidia.com/gpu"] = "1"
     container = run_v2.Container(
         name="cutout",
-        image=getattr(candidate, "image", "") or config.image,
+        image=candidate.image or config.image,
         env=[
             run_v2.EnvVar(name="CUTOUT_MODEL", value=candidate.model),
             run_v2.EnvVar(name="CUTOUT_DEVICE", value="cuda" if candidate.kind == "gpu" else "cpu"),
