@@ -23,11 +23,13 @@ import ipaddress
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
-import httpx
-
 from cutout.errors import FileTooLargeError, InputError, InvalidOptionError
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "IPAddress",
@@ -162,6 +164,8 @@ async def fetch_url(url: str, policy: UrlPolicy, *, param: str = "image_url") ->
 
 
 async def _fetch(url: str, policy: UrlPolicy, param: str, failed: str) -> bytes:
+    import httpx  # only servers that enable URLs pay for the import at start-up
+
     async with httpx.AsyncClient(
         follow_redirects=False, trust_env=False, timeout=policy.timeout_s
     ) as client:
