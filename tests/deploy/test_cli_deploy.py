@@ -90,6 +90,17 @@ def test_plan_first_region_without_l4(capsys: pytest.CaptureFixture[str]) -> Non
     assert (document["chosen"]["kind"], document["chosen"]["region"]) == ("gpu", "europe-west4")
 
 
+def test_plan_table_marks_regions_without_l4(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["deploy", "plan", "--config", EAST_FIRST, "--from-snapshot",
+         str(SNAPSHOTS / "first-region-no-l4")]
+    )  # fmt: skip
+    rows = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert rows[1].split()[2] == "us-east1" and rows[1].endswith("(no L4 in this region)")
+    assert rows[2].startswith("*") and "europe-west4" in rows[2]
+
+
 def test_plan_incident_table(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(
         ["deploy", "plan", "--config", CONFIG, "--from-snapshot", str(SNAPSHOTS / "incident")]

@@ -165,7 +165,7 @@ def format_plan_table(config: DeployConfig, snapshot: Snapshot, plan: Plan) -> s
             f"{c.max_instances:>3}  {c.min_instances:>3}  {c.cpu:<3}  {c.memory:<6}  "
             f"{c.model:<16}  {_yes(c.fits):<4}  {_yes(c.within_budget):<6}  "
             f"{c.cost_per_hour_usd:>7.4f}  {c.max_cost_per_day_usd:>9.2f}  "
-            f"{c.min_cost_per_day_usd:>9.2f}  {c.blocked_by or '-'}"
+            f"{c.min_cost_per_day_usd:>9.2f}  {_blocker(c)}"
         )
     lines.append("")
     prices = plan.candidates[0].prices_as_of if plan.candidates else "-"
@@ -186,6 +186,12 @@ def format_plan_table(config: DeployConfig, snapshot: Snapshot, plan: Plan) -> s
         lines.append("nothing fits; request one of:")
         lines += [f"  - {line}" for line in plan.requests]
     return "\n".join(lines) + "\n"
+
+
+def _blocker(c: Candidate) -> str:
+    if c.blocked_by is not None:
+        return c.blocked_by
+    return "-" if c.fits else "(no L4 in this region)"
 
 
 def _describe(c: Candidate) -> str:
