@@ -326,3 +326,26 @@ def test_failed_recheck_after_promotion_restores_the_old_traffic(
     assert "re-check at 100% failed at /health" in attempt.detail
     assert "previous traffic restored" in attempt.detail
     assert [(t.revision, t.percent) for t in second.traffic if t.percent] == [(old, 100)]
+
+
+def test_first_region_without_l4_deploys_to_the_next_region(
+    fake_gcp: FakeGcp,
+    gcp_clients: GcpClients,
+    smoke_image: bytes,
+    to_standin: Callable[[str], str],
+) -> None:
+    config = make_config(regions=["us-east1", "europe-west4"])
+    fake_gcp.quotas.set_limit(GPU_ZR, "us-east1", 5)  # quota there means nothing: no L4
+    fake_gcp.quotas.set_limit(GPU_ZR, "europe-west4", 3)
+
+    report = apply(
+        gcp_clients,
+        config,
+        order(live_plan(gcp_clients, config)),
+        options(smoke_image, to_standin),
+    )
+
+    assert report.ok, report.lines()
+    assert [a.candidate.region for a in report.attempts] == ["europe-west4"]
+    assert report.service == "projects/petshop-prod/locations/europe-west4/services/cutout"
+    assert not fake_gcp.requests_to("POST", "/locations/us-east1/")
