@@ -177,6 +177,7 @@ def test_zonal_quota_zero_gives_the_servers_hint(
     assert "You could deploy using GPUs without zonal redundancy instead." in caught.value.message
     assert caught.value.violation.zonal_redundancy_hint is True
     assert caught.value.status == "INVALID_ARGUMENT"
+    assert caught.value.message.count("You do not have quota") == 1  # message + detail, once
     assert SERVICE not in fake_gcp.run.services  # refused at admission: nothing created
 
 

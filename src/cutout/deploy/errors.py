@@ -141,12 +141,10 @@ def translate(exc: BaseException, action: str) -> DeployError:
     """
     from google.api_core import exceptions as gexc
 
-    message = " ".join(dict.fromkeys(t for t in _texts(exc) if t))
-    status = None
-    if isinstance(exc, gexc.GoogleAPICallError):
-        status = _status(exc)
-        # the client prefixes "POST http://...: "; the server's words are what matter
-        message = re.sub(r"^[A-Z]+ https?://\S+: ", "", message)
+    # the client prefixes "POST http://...: "; the server's words are what matter, once
+    texts = [re.sub(r"^[A-Z]+ https?://\S+: ", "", t) for t in _texts(exc)]
+    message = " ".join(dict.fromkeys(t for t in texts if t))
+    status = _status(exc) if isinstance(exc, gexc.GoogleAPICallError) else None
     violation = parse_quota_violation(message)
     text = f"{action}: {message}"
     if violation is not None:
