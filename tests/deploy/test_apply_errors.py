@@ -73,3 +73,13 @@ def test_translate_not_found_and_others() -> None:
     other = translate(gexc.PermissionDenied("no"), "read")
     assert type(other) is GcpApiError and other.status == "PERMISSION_DENIED"
     assert isinstance(translate(ConnectionError("refused"), "read"), GcpApiError)
+
+
+def test_missing_credentials_say_how_to_log_in() -> None:
+    from google.auth import exceptions as auth_exc
+
+    from cutout.deploy.errors import CredentialsError
+
+    error = translate(auth_exc.DefaultCredentialsError("not found"), "create clients")
+    assert isinstance(error, CredentialsError)
+    assert "gcloud auth application-default login" in error.message

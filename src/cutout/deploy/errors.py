@@ -6,6 +6,7 @@
     ├── GcpApiError               any other Run / Quotas API failure (status + message)
     │   ├── ResourceNotFoundError the service, revision or quota is not there
     │   └── QuotaExceededError    admission or provisioning refused for quota
+    ├── CredentialsError          no usable Application Default Credentials
     ├── RevisionNotReadyError     the new revision failed to become ready (not quota)
     ├── DeployTimeoutError        the rollout did not settle in time
     └── SmokeTestError            the tagged revision failed its smoke test
@@ -30,6 +31,7 @@ from typing import Any
 from cutout.errors import DeployError
 
 __all__ = [
+    "CredentialsError",
     "DeployTimeoutError",
     "GcpApiError",
     "QuotaExceededError",
@@ -82,6 +84,12 @@ class QuotaExceededError(GcpApiError):
     def __init__(self, message: str, violation: QuotaViolation, *, status: str | None = None):
         super().__init__(message, status=status)
         self.violation = violation
+
+
+class CredentialsError(DeployError):
+    """No usable Google credentials (Application Default Credentials)."""
+
+    code = "no_credentials"
 
 
 class RevisionNotReadyError(DeployError):
@@ -153,4 +161,13 @@ def translate(exc: BaseException, action: str) -> DeployError:
         return ResourceNotFoundError(text, status=status)
     if isinstance(exc, gexc.GoogleAPIError | OSError):
         return GcpApiError(text, status=status)
+    from google.auth import exceptions as auth_exc
+
+    if isinstance(exc, auth_exc.DefaultCredentialsError):
+        return CredentialsError(
+            f"{action}: no Google credentials: run `gcloud auth application-default login` "
+            "or attach a service account"
+        )
+    if isinstance(exc, auth_exc.GoogleAuthError):
+        return CredentialsError(f"{action}: {exc}")
     return GcpApiError(f"{action}: unexpected {type(exc).__name__}: {exc}", status=status)
