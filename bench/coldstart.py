@@ -145,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             )
         else:
-            print("inspyrenet-fast: skipped (no torch, backend or make_checkpoint.py)")
+            print("inspyrenet-fast: skipped (--skip, or no torch, backend or make_checkpoint.py)")
         venv = None if "rembg" in args.skip else rembg_venv()
         if venv is not None:
             rembg_home = work / "rembg-home"
@@ -156,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             cases.append(("rembg s (u2netp, same file)", rembg_case, None))
         else:
-            print("rembg: skipped (no venv with rembg[cli] in bench/.venvs)")
+            print("rembg: skipped (--skip, or no venv with rembg[cli] in bench/.venvs)")
 
         for name, build, goal in cases:
             runs = []

@@ -333,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for clients in args.clients:
             engine_rate, _ = baseline.measure(args.seconds)
             # long enough for every client's first request to have been through the queue
-            warmup = max(args.warmup, 1.5 * clients / engine_rate)
+            warmup = min(60.0, max(args.warmup, 1.5 * clients / engine_rate))
             for target, base_url in targets:
                 level = asyncio.run(
                     run_level(base_url, images, clients, args.seconds, warmup, target)
