@@ -88,4 +88,12 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**given)  # type: ignore[arg-type]
     except ValidationError as exc:
-        raise ConfigError(f"invalid settings: {exc}") from exc
+        problems = "; ".join(f"{_env_name(error['loc'])}: {error['msg']}" for error in exc.errors())
+        raise ConfigError(f"invalid settings: {problems}") from exc
+
+
+def _env_name(location: tuple[int | str, ...]) -> str:
+    field_name = str(location[0]) if location else "?"
+    if field_name == "port":
+        return "PORT/CUTOUT_PORT"
+    return f"CUTOUT_{field_name.upper()}"

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from cutout.errors import UnknownModelError
+from cutout.errors import InvalidOptionError, UnknownModelError
 from cutout.models.registry import ModelSpec, all_specs, get_spec, model_names, register
 
 
@@ -22,8 +22,17 @@ def test_records_are_frozen() -> None:
     spec = get_spec("u2netp")
     with pytest.raises(dataclasses.FrozenInstanceError):
         spec.input_size = 1  # type: ignore[misc]
-    assert spec.with_resize("dynamic").resize == "dynamic"
-    assert spec.resize == "static"
+    fast = get_spec("inspyrenet-fast")
+    assert fast.with_resize("dynamic").resize == "dynamic"
+    assert fast.resize == "static"
+
+
+def test_a_fixed_size_graph_refuses_dynamic_resize() -> None:
+    spec = get_spec("u2netp")
+    with pytest.raises(InvalidOptionError, match="fixed 320x320") as info:
+        spec.with_resize("dynamic")
+    assert info.value.code == "invalid_resize"
+    assert spec.with_resize("static") == spec
 
 
 @pytest.mark.parametrize("name", model_names())

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from cutout.errors import UnknownModelError
+from cutout.errors import InvalidOptionError, UnknownModelError
 
 __all__ = [
     "BackendName",
@@ -79,8 +79,18 @@ class ModelSpec:
     dynamic_max_side: int = 1280
     dynamic_multiple: int = 32
     aliases: tuple[str, ...] = field(default=())
+    # the resize policies the network accepts (a graph with a fixed input size: static only)
+    resize_policies: tuple[ResizePolicy, ...] = ("static", "dynamic")
 
     def with_resize(self, resize: ResizePolicy) -> ModelSpec:
+        """This record with another resize policy; one the model cannot run is refused."""
+        if resize not in self.resize_policies:
+            allowed = ", ".join(self.resize_policies)
+            raise InvalidOptionError(
+                f"model {self.name} takes a fixed {self.input_size}x{self.input_size} input: "
+                f"resize {resize!r} is not possible (allowed: {allowed})",
+                code="invalid_resize",
+            )
         return replace(self, resize=resize)
 
 

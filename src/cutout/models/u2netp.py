@@ -29,5 +29,6 @@ U2NETP = ModelSpec(
     interpolation="lanczos",
     upsample="lanczos",
     scale_by_max=True,
+    resize_policies=("static",),
     max_batch=8,
 )
