@@ -349,3 +349,24 @@ def test_first_region_without_l4_deploys_to_the_next_region(
     assert [a.candidate.region for a in report.attempts] == ["europe-west4"]
     assert report.service == "projects/petshop-prod/locations/europe-west4/services/cutout"
     assert not fake_gcp.requests_to("POST", "/locations/us-east1/")
+
+
+def test_apply_waits_for_a_slow_rollout(
+    deploy_config: DeployConfig, smoke_image: bytes, to_standin: Callable[[str], str]
+) -> None:
+    # every rollout needs 6 reads of the API before it settles: apply must keep polling
+    # and never smoke-test or route a revision that is still reconciling
+    with FakeGcp("petshop-prod", settle_after=6) as slow:
+        slow.quotas.set_limit(CPU_QUOTA, "us-central1", 200_000)
+        slow.quotas.set_limit("MemAllocPerProjectRegion", "us-central1", 400 * 2**30)
+        clients = GcpClients.create(endpoint=slow.endpoint)
+        report = apply(
+            clients,
+            deploy_config,
+            order(live_plan(clients, deploy_config)),
+            options(smoke_image, to_standin),
+        )
+        assert report.ok, report.lines()
+        assert slow.errors == []
+        polls = slow.requests_to("GET", "/operations/")
+        assert len(polls) >= 2

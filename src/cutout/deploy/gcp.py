@@ -89,12 +89,13 @@ class GcpClients:
 
     def wait(self, action: str, operation: Any, timeout_s: float) -> Any:
         """The result of a long-running operation; its error is translated like a call's."""
-        from google.api_core import retry
+        from google.api_core.future.polling import DEFAULT_POLLING
 
-        polling = retry.Retry(
+        # DEFAULT_POLLING carries the predicate that retries "not done yet"; only its
+        # pace and deadline change here
+        polling = DEFAULT_POLLING.with_delay(
             initial=self.poll_initial_s,
             maximum=max(self.poll_initial_s * 10, 0.5),
             multiplier=1.5,
-            timeout=timeout_s,
-        )
+        ).with_timeout(timeout_s)
         return self.call(action, operation.result, timeout=timeout_s, polling=polling)
