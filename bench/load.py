@@ -11,9 +11,13 @@ measures, in the same run:
 With ``--rembg``, rembg's own server (``rembg s``, from a venv in ``bench/.venvs`` with
 rembg's ``cli`` extra) serving the same u2netp file gets the same clients right after.
 
-Prints one table: throughput (images/s), its ratio to the engine's, latency p50/p95/p99
-and errors. The goal (issue 4): at 16 clients >= 90 % of the engine's throughput, zero
-errors. The load generator shares the machine's cores with the server; on a 2-core box
+Prints one table: throughput (images/s), its ratio to the engine's, latency p50/p95/p99,
+errors, and CPU time per image of the engine (this process) and of the server process
+(all its threads, from /proc, over the whole level): on a machine shared with other
+jobs, the CPU columns say more about an idle machine than the wall-clock ones.
+
+The goal (issue 4): at 16 clients >= 90 % of the engine's throughput, zero errors. The
+load generator shares the machine's cores with the server; on a 2-core box
 that costs the server some CPU, which the ratio includes.
 
     .venv/bin/python bench/load.py                       # u2netp, 1 4 16 64 clients
@@ -44,6 +48,8 @@ import httpx
 __all__ = [
     "Baseline",
     "LevelResult",
+    "Row",
+    "Server",
     "free_port",
     "percentile",
     "run_level",
@@ -104,14 +110,31 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int | None  # None: a server this script did not start (--url)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process, all threads (0 when unknown)."""
+        if self.pid is None:
+            return 0.0
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        # fields[11], fields[12]: utime, stime (after pid, comm; state is fields[0])
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def running(
     command: Sequence[str],
     port: int,
     env: dict[str, str] | None = None,
     ready_path: str | None = "/ready",
-) -> Iterator[str]:
-    """``command`` (a server on ``port``) started and ready; yields its base URL."""
+) -> Iterator[Server]:
+    """``command`` (a server on ``port``) started and ready."""
     process = subprocess.Popen(
         command,
         stdout=subprocess.DEVNULL,
@@ -121,7 +144,7 @@ def running(
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base_url, process, ready_path)
-        yield base_url
+        yield Server(base_url, process.pid)
     finally:
         stop(process)
 
@@ -129,11 +152,11 @@ def running(
 @contextmanager
 def serving(
     model: str, extra: Sequence[str] = (), env: dict[str, str] | None = None
-) -> Iterator[str]:
-    """A ready ``cutout serve`` on a free loopback port; yields its base URL."""
+) -> Iterator[Server]:
+    """A ready ``cutout serve`` on a free loopback port."""
     port = free_port()
-    with running(serve_command(model, port, extra), port, env) as base_url:
-        yield base_url
+    with running(serve_command(model, port, extra), port, env) as server:
+        yield server
 
 
 def rembg_venv() -> Path | None:
@@ -168,6 +191,13 @@ class LevelResult:
     seconds: float
     latencies: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
+    # over the whole level (warm-up and tail included): server CPU s, images answered
+    cpu_seconds: float = 0.0
+    completed: int = 0
+
+    @property
+    def cpu_per_image(self) -> float:
+        return self.cpu_seconds / self.completed if self.completed else float("nan")
 
     @property
     def ok(self) -> int:
@@ -198,7 +228,7 @@ REMBG = Target("rembg s", "/api/remove", "file", (("model", "u2netp"),))
 
 
 async def run_level(
-    base_url: str,
+    server: Server,
     images: Sequence[bytes],
     clients: int,
     seconds: float,
@@ -213,7 +243,8 @@ async def run_level(
     """
     result = LevelResult(clients=clients, seconds=seconds)
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    url = f"{base_url}{target.path}"
+    url = f"{server.url}{target.path}"
+    cpu_before = server.cpu_seconds()
     form = dict(target.form)
     async with httpx.AsyncClient(limits=limits, timeout=300.0) as client:
         loop_start = time.perf_counter()
@@ -237,6 +268,8 @@ async def run_level(
                 except httpx.HTTPError as exc:
                     outcome = type(exc).__name__
                 ended = time.perf_counter()
+                if not outcome:
+                    result.completed += 1
                 if not window_start <= ended <= window_end:
                     continue
                 if outcome:
@@ -245,6 +278,7 @@ async def run_level(
                     result.latencies.append(ended - began)
 
         await asyncio.gather(*(worker(i) for i in range(clients)))
+    result.cpu_seconds = server.cpu_seconds() - cpu_before
     return result
 
 
@@ -261,14 +295,16 @@ class Baseline:
         self.engine.warmup()
         self.engine.remove(images[0], self.options)
 
-    def measure(self, seconds: float) -> tuple[float, int]:
-        """(images/s, images) over about ``seconds``."""
+    def measure(self, seconds: float) -> tuple[float, float]:
+        """(images/s, CPU s per image) over about ``seconds``."""
         count = 0
         start = time.perf_counter()
+        cpu_start = time.process_time()
         while time.perf_counter() - start < seconds:
             self.engine.remove(self.images[count % len(self.images)], self.options)
             count += 1
-        return count / (time.perf_counter() - start), count
+        cpu = time.process_time() - cpu_start
+        return count / (time.perf_counter() - start), cpu / count
 
     def close(self) -> None:
         self.engine.close()
@@ -278,21 +314,32 @@ def load_images(paths: Sequence[Path]) -> list[bytes]:
     return [path.read_bytes() for path in paths]
 
 
-def format_table(rows: Sequence[tuple[str, float, LevelResult]]) -> str:
+@dataclass(frozen=True)
+class Row:
+    name: str
+    engine_rate: float
+    engine_cpu: float  # CPU s per image of the in-process engine
+    level: LevelResult
+
+
+def format_table(rows: Sequence[Row]) -> str:
     lines = [
         "| server | clients | engine images/s | server images/s | server / engine | ok "
-        "| errors | p50 ms | p95 ms | p99 ms |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| errors | p50 ms | p95 ms | p99 ms | engine CPU ms/image | server CPU ms/image |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for name, baseline, level in rows:
+    for row in rows:
+        level = row.level
         errors = (
             ", ".join(f"{count}× {kind}" for kind, count in sorted(level.errors.items())) or "0"
         )
         ms = [1000 * percentile(level.latencies, q) for q in (0.50, 0.95, 0.99)]
+        server_cpu = f"{1000 * level.cpu_per_image:.0f}" if level.cpu_seconds else "-"
         lines.append(
-            f"| {name} | {level.clients} | {baseline:.2f} | {level.throughput:.2f} | "
-            f"{100 * level.throughput / baseline:.0f} % | {level.ok} | {errors} | "
-            f"{ms[0]:.0f} | {ms[1]:.0f} | {ms[2]:.0f} |"
+            f"| {row.name} | {level.clients} | {row.engine_rate:.2f} | {level.throughput:.2f} | "
+            f"{100 * level.throughput / row.engine_rate:.0f} % | {level.ok} | {errors} | "
+            f"{ms[0]:.0f} | {ms[1]:.0f} | {ms[2]:.0f} | {1000 * row.engine_cpu:.0f} | "
+            f"{server_cpu} |"
         )
     return "\n".join(lines)
 
@@ -326,33 +373,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rembg: skipped (no venv with rembg[cli] among {REMBG_VENVS})")
     baseline = Baseline(args.model, images)
 
-    def levels(targets: Sequence[tuple[Target, str]]) -> list[tuple[str, float, LevelResult]]:
+    def levels(targets: Sequence[tuple[Target, Server]]) -> list[Row]:
         # each level is paired with an engine window measured just before it (the servers
         # idle), so that load from elsewhere on the machine hits both sides alike
         rows = []
         for clients in args.clients:
-            engine_rate, _ = baseline.measure(args.seconds)
+            engine_rate, engine_cpu = baseline.measure(args.seconds)
             # long enough for every client's first request to have been through the queue
             warmup = min(60.0, max(args.warmup, 1.5 * clients / engine_rate))
-            for target, base_url in targets:
+            for target, server in targets:
                 level = asyncio.run(
-                    run_level(base_url, images, clients, args.seconds, warmup, target)
+                    run_level(server, images, clients, args.seconds, warmup, target)
                 )
                 print(
                     f"{target.name} {clients:>3} clients: {level.throughput:.2f} images/s "
                     f"(engine {engine_rate:.2f}), {level.error_count} errors",
                     flush=True,
                 )
-                rows.append((target.name, engine_rate, level))
+                rows.append(Row(target.name, engine_rate, engine_cpu, level))
         return rows
 
     with contextlib.ExitStack() as stack:
         stack.callback(baseline.close)
         if args.url:
-            cutout_url = args.url.rstrip("/")
+            cutout = Server(args.url.rstrip("/"), None)
         else:
-            cutout_url = stack.enter_context(serving(args.model, args.serve_arg))
-        targets = [(CUTOUT, cutout_url)]
+            cutout = stack.enter_context(serving(args.model, args.serve_arg))
+        targets = [(CUTOUT, cutout)]
         if venv is not None:
             home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rembg-home-")))
             port = free_port()
