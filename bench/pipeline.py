@@ -49,7 +49,12 @@ import numpy.typing as npt
 from PIL import Image, ImageCms, ImageOps
 
 from cutout.engine import STAGES, Engine
+from cutout.imaging.compose import compose
+from cutout.imaging.decode import decode
+from cutout.imaging.encode import encode
+from cutout.imaging.tensor import preprocess, saliency_to_matte
 from cutout.models.registry import get_spec
+from cutout.options import RemoveOptions
 
 __all__ = ["main"]
 
@@ -65,15 +70,47 @@ DEFAULT_IMAGES = (
 REMBG_VENV = REPO / "bench" / ".venvs" / "rembg"
 MODEL_FILE = REPO / "src" / "cutout" / "models" / "data" / "u2netp.onnx"
 
-Stages = dict[str, float]
+Stages = dict[str, tuple[float, float]]  # stage -> (wall seconds, CPU seconds)
+Pipeline = Callable[[], tuple[bytes, Stages]]
 _OPAQUE = [0] + [255] * 255  # a lookup table: visible (alpha > 0) -> 255
+
+
+class _Clock:
+    """Wall and process CPU time of consecutive stages."""
+
+    def __init__(self) -> None:
+        self.stages: Stages = {}
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def lap(self, stage: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.stages[stage] = (wall - self._wall, cpu - self._cpu)
+        self._wall, self._cpu = wall, cpu
+
+
+def _cutout(engine: Engine, data: bytes) -> tuple[bytes, Stages]:
+    """Engine.remove's stages, called one by one so that each gets a CPU time too."""
+    clock = _Clock()
+    image = decode(data, max_pixels=engine.max_pixels)
+    clock.lap("decode")
+    tensor = preprocess(image.rgb, engine.spec)
+    clock.lap("preprocess")
+    saliency = engine.backend.predict(tensor[None])[0]
+    clock.lap("infer")
+    matte = saliency_to_matte(saliency, engine.spec, image.width, image.height)
+    clock.lap("postprocess")
+    options = RemoveOptions()
+    composite = compose(image.rgb, matte, options)
+    clock.lap("compose")
+    png = encode(composite, "png", quality=options.quality, png_compress_level=1)
+    clock.lap("encode")
+    return png, clock.stages
 
 
 def _straightforward(engine: Engine, data: bytes, clear: bool) -> tuple[bytes, Stages]:
     """The usual Pillow pipeline, stage by stage, on the engine's own backend."""
-    times: Stages = {}
+    clock = _Clock()
     spec = engine.spec
-    start = time.perf_counter()
     with Image.open(io.BytesIO(data)) as opened:
         image = ImageOps.exif_transpose(opened)
         icc = image.info.get("icc_profile")
@@ -85,26 +122,22 @@ def _straightforward(engine: Engine, data: bytes, clear: bool) -> tuple[bytes, S
                 outputMode="RGB",
             )
         image = image.convert("RGB")
-    mark = time.perf_counter()
-    times["decode"], start = mark - start, mark
+    clock.lap("decode")
 
     small = np.asarray(image.resize((320, 320), Image.Resampling.LANCZOS), dtype=np.float32)
     small = small / max(float(small.max()), 1e-6)
     tensor = ((small - np.asarray(spec.mean)) / np.asarray(spec.std)).transpose(2, 0, 1)
     batch = np.ascontiguousarray(tensor[None], dtype=np.float32)
-    mark = time.perf_counter()
-    times["preprocess"], start = mark - start, mark
+    clock.lap("preprocess")
 
     saliency = engine.backend.predict(batch)[0]
-    mark = time.perf_counter()
-    times["infer"], start = mark - start, mark
+    clock.lap("infer")
 
     low, high = float(saliency.min()), float(saliency.max())
     normalised = (saliency - low) / (high - low + 1e-8)
     mask = Image.fromarray((normalised * 255).astype(np.uint8), "L")
     mask = mask.resize(image.size, Image.Resampling.LANCZOS)
-    mark = time.perf_counter()
-    times["postprocess"], start = mark - start, mark
+    clock.lap("postprocess")
 
     if clear:
         # the colour under alpha 0 cleared, as in cutout's PNG (rembg's Image.composite
@@ -113,45 +146,47 @@ def _straightforward(engine: Engine, data: bytes, clear: bool) -> tuple[bytes, S
     else:
         cutout = image.copy()
     cutout.putalpha(mask)
-    mark = time.perf_counter()
-    times["compose"], start = mark - start, mark
+    clock.lap("compose")
 
     buffer = io.BytesIO()
     cutout.save(buffer, "PNG")
-    times["encode"] = time.perf_counter() - start
-    return buffer.getvalue(), times
+    clock.lap("encode")
+    return buffer.getvalue(), clock.stages
 
 
-def _medians(samples: list[Stages]) -> Stages:
-    return {stage: statistics.median(sample[stage] for sample in samples) for stage in STAGES}
+@dataclass(frozen=True)
+class Measured:
+    output: bytes
+    stages: Stages  # medians
+    wall: float  # median whole-pipeline seconds
+    cpu: float
+
+    def not_forward(self, index: int) -> float:
+        return sum(self.stages[stage][index] for stage in STAGES if stage != "infer")
 
 
-Measured = tuple[bytes, Stages, float, float]  # output, stage medians, wall, CPU seconds
-
-
-def _run(calls: list[Callable[[], tuple[bytes, Stages]]], runs: int) -> list[Measured]:
-    """Median stages and totals of each call; runs interleave, so that load from other
-    work on the machine falls on every variant alike."""
+def _run(calls: list[Pipeline], runs: int) -> list[Measured]:
+    """Medians for each pipeline; runs interleave, so that load from other work on the
+    machine falls on every variant alike."""
     samples: list[list[Stages]] = [[] for _ in calls]
-    totals: list[list[float]] = [[] for _ in calls]
-    cpu: list[list[float]] = [[] for _ in calls]
     outputs = [b""] * len(calls)
     for _ in range(runs):
         for index, call in enumerate(calls):
-            start, start_cpu = time.perf_counter(), time.process_time()
             outputs[index], stages = call()
-            totals[index].append(time.perf_counter() - start)
-            cpu[index].append(time.process_time() - start_cpu)
             samples[index].append(stages)
-    return [
-        (
-            outputs[index],
-            _medians(samples[index]),
-            statistics.median(totals[index]),
-            statistics.median(cpu[index]),
-        )
-        for index in range(len(calls))
-    ]
+    measured = []
+    for output, runs_of_call in zip(outputs, samples, strict=True):
+        stages = {
+            stage: (
+                statistics.median(sample[stage][0] for sample in runs_of_call),
+                statistics.median(sample[stage][1] for sample in runs_of_call),
+            )
+            for stage in STAGES
+        }
+        wall = statistics.median(sum(t[0] for t in sample.values()) for sample in runs_of_call)
+        cpu = statistics.median(sum(t[1] for t in sample.values()) for sample in runs_of_call)
+        measured.append(Measured(output, stages, wall, cpu))
+    return measured
 
 
 def _pixels(png: bytes) -> npt.NDArray[np.int16]:
@@ -159,7 +194,7 @@ def _pixels(png: bytes) -> npt.NDArray[np.int16]:
         return np.asarray(image.convert("RGBA"), dtype=np.int16)
 
 
-def _rembg(paths: list[Path], runs: int) -> dict[str, float] | str:
+def _rembg(paths: list[Path], runs: int) -> dict[str, tuple[float, float]] | str:
     python = REMBG_VENV / "bin" / "python"
     if not python.exists():
         return (
@@ -177,18 +212,19 @@ def _rembg(paths: list[Path], runs: int) -> dict[str, float] | str:
         for path in paths:
             data = open(path, "rb").read()
             remove(data, session=session)
-            times = []
+            walls, cpus = [], []
             for _ in range(runs):
-                start = time.perf_counter()
+                wall, cpu = time.perf_counter(), time.process_time()
                 remove(data, session=session)
-                times.append(time.perf_counter() - start)
-            result[path] = statistics.median(times)
+                walls.append(time.perf_counter() - wall)
+                cpus.append(time.process_time() - cpu)
+            result[path] = [statistics.median(walls), statistics.median(cpus)]
         print(json.dumps(result))
         """
     )
     with tempfile.TemporaryDirectory() as home:
         shutil.copyfile(MODEL_FILE, Path(home) / "u2netp.onnx")
-        env = {**os.environ, "U2NET_HOME": home, "OMP_NUM_THREADS": str(os.cpu_count() or 1)}
+        env = {**os.environ, "U2NET_HOME": home}
         done = subprocess.run(
             [str(python), "-c", script, json.dumps([str(p) for p in paths]), str(runs)],
             capture_output=True,
@@ -199,12 +235,74 @@ def _rembg(paths: list[Path], runs: int) -> dict[str, float] | str:
         )
     if done.returncode != 0:
         return f"failed: {done.stderr.strip().splitlines()[-1:]}"
-    timings: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return {Path(path).name: seconds for path, seconds in timings.items()}
+    timings: dict[str, list[float]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return {Path(path).name: (pair[0], pair[1]) for path, pair in timings.items()}
 
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:8.0f}"
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    megapixels: float
+    ours: Measured
+    plain: Measured
+    clear: Measured
+
+
+def _compare(engine: Engine, path: Path, runs: int) -> Row:
+    data = path.read_bytes()
+    reference = engine.remove(data).data  # also the first call: lazy imports, pools
+    measured = _run(
+        [
+            lambda: _cutout(engine, data),
+            lambda: _straightforward(engine, data, False),
+            lambda: _straightforward(engine, data, True),
+        ],
+        runs,
+    )
+    ours, plain, clear = measured
+    assert ours.output == reference, "the staged pipeline must be Engine.remove's"
+    ours_px, clear_px = _pixels(ours.output), _pixels(clear.output)
+    alpha_diff = float(np.abs(ours_px[..., 3] - clear_px[..., 3]).mean())
+    colour_diff = float(np.abs(ours_px[..., :3] - clear_px[..., :3]).mean())
+    height, width = ours_px.shape[:2]
+    print(
+        f"\n{path.name}: {width}x{height} = {width * height / 1e6:.1f} MP, "
+        f"{len(data) / 1e6:.2f} MB in"
+    )
+    heading = f"{'cutout':>8}{'plain':>8}{'x':>6}{'plain-c':>8}{'x':>6}"
+    print(f"{'':<12}{'wall ms':^36}  {'CPU ms':^36}")
+    print(f"{'stage':<12}{heading}  {heading}")
+
+    def cells(values: tuple[float, float, float]) -> str:
+        base = max(values[0], 1e-6)
+        return (
+            f"{_ms(values[0])}{_ms(values[1])}{values[1] / base:6.1f}"
+            f"{_ms(values[2])}{values[2] / base:6.1f}"
+        )
+
+    for stage in STAGES:
+        wall = (ours.stages[stage][0], plain.stages[stage][0], clear.stages[stage][0])
+        cpu = (ours.stages[stage][1], plain.stages[stage][1], clear.stages[stage][1])
+        print(f"{stage:<12}{cells(wall)}  {cells(cpu)}")
+    print(
+        f"{'total':<12}{cells((ours.wall, plain.wall, clear.wall))}  "
+        f"{cells((ours.cpu, plain.cpu, clear.cpu))}"
+    )
+    print(
+        f"cutout, all but the forward: {ours.not_forward(0) * 1000:.0f} ms wall, "
+        f"{ours.not_forward(1) * 1000:.0f} ms CPU; the forward: "
+        f"{ours.stages['infer'][0] * 1000:.0f} ms wall, {ours.stages['infer'][1] * 1000:.0f} ms CPU"
+    )
+    print(
+        f"PNG MB: cutout {len(ours.output) / 1e6:.2f}, plain {len(plain.output) / 1e6:.2f}, "
+        f"plain-c {len(clear.output) / 1e6:.2f}; cutout vs plain-c mean |diff|: alpha "
+        f"{alpha_diff:.2f}, colour {colour_diff:.2f} (8-bit levels)"
+    )
+    return Row(path.name, width * height / 1e6, ours, plain, clear)
 
 
 def main() -> None:
@@ -218,98 +316,33 @@ def main() -> None:
     engine.load()
     engine.warmup()
     paths = [IMAGES / name for name in args.images]
-    print(f"cutout {engine.spec.name} on {engine.device.name}, {args.runs} runs, median ms")
+    print(f"cutout {engine.spec.name} on {engine.device.name}, {args.runs} runs, medians")
     rows = [_compare(engine, path, args.runs) for path in paths]
     peer = {} if args.no_rembg else _rembg(paths, args.runs)
-    print("\nsummary: median ms per image, bytes in -> PNG bytes out; x = time / cutout's")
+    print("\nsummary: ms per image, bytes in -> PNG bytes out; x = time / cutout's")
     print(
-        f"{'photo':<24}{'MP':>5}{'cutout':>8}{'plain':>8}{'x':>6}{'plain-c':>8}{'x':>6}"
+        f"{'photo':<24}{'MP':>5}{'':>3}{'cutout':>8}{'plain':>8}{'x':>6}{'plain-c':>8}{'x':>6}"
         f"{'rembg':>8}{'x':>6}{'non-fwd':>8}{'fwd':>8}"
     )
     for row in rows:
-        rembg_s = peer.get(row.name) if isinstance(peer, dict) else None
-        rembg = f"{_ms(rembg_s)}{rembg_s / row.ours:6.1f}" if rembg_s else f"{'-':>8}{'-':>6}"
-        print(
-            f"{row.name:<24}{row.megapixels:5.1f}{_ms(row.ours)}{_ms(row.plain)}"
-            f"{row.plain / row.ours:6.1f}{_ms(row.plain_clear)}{row.plain_clear / row.ours:6.1f}"
-            f"{rembg}{_ms(row.not_forward)}{_ms(row.forward)}"
-        )
+        for index, kind in ((0, "wall"), (1, "CPU")):
+            ours = (row.ours.wall, row.ours.cpu)[index]
+            plain = (row.plain.wall, row.plain.cpu)[index]
+            clear = (row.clear.wall, row.clear.cpu)[index]
+            peer_times = peer.get(row.name) if isinstance(peer, dict) else None
+            rembg = (
+                f"{_ms(peer_times[index])}{peer_times[index] / ours:6.1f}"
+                if peer_times
+                else f"{'-':>8}{'-':>6}"
+            )
+            label = f"{row.name:<24}{row.megapixels:5.1f}" if index == 0 else " " * 29
+            print(
+                f"{label}{kind:>4}{_ms(ours)}{_ms(plain)}{plain / ours:6.1f}{_ms(clear)}"
+                f"{clear / ours:6.1f}{rembg}{_ms(row.ours.not_forward(index))}"
+                f"{_ms(row.ours.stages['infer'][index])}"
+            )
     if isinstance(peer, str):
         print(f"rembg: {peer}")
-
-
-@dataclass(frozen=True)
-class Row:
-    name: str
-    megapixels: float
-    ours: float
-    plain: float
-    plain_clear: float
-    not_forward: float
-    forward: float
-
-
-def _compare(engine: Engine, path: Path, runs: int) -> Row:
-    data = path.read_bytes()
-    engine.remove(data)  # first call: lazy imports, thread pools
-
-    def ours() -> tuple[bytes, Stages]:
-        result = engine.remove(data)
-        return result.data, result.timings
-
-    measured = _run(
-        [
-            ours,
-            lambda: _straightforward(engine, data, False),
-            lambda: _straightforward(engine, data, True),
-        ],
-        runs,
-    )
-    ours_png, fast, fast_total, fast_cpu = measured[0]
-    plain_png, plain, plain_total, plain_cpu = measured[1]
-    clear_png, clear, clear_total, clear_cpu = measured[2]
-    ours_px, clear_px = _pixels(ours_png), _pixels(clear_png)
-    alpha_diff = float(np.abs(ours_px[..., 3] - clear_px[..., 3]).mean())
-    colour_diff = float(np.abs(ours_px[..., :3] - clear_px[..., :3]).mean())
-    height, width = ours_px.shape[:2]
-    print(
-        f"\n{path.name}: {width}x{height} = {width * height / 1e6:.1f} MP, "
-        f"{len(data) / 1e6:.2f} MB in"
-    )
-    print(f"{'stage':<12}{'cutout':>8}{'plain':>8}{'x':>6}{'plain-c':>8}{'x':>6}")
-    for stage in STAGES:
-        base = max(fast[stage], 1e-6)
-        print(
-            f"{stage:<12}{_ms(fast[stage])}{_ms(plain[stage])}{plain[stage] / base:6.1f}"
-            f"{_ms(clear[stage])}{clear[stage] / base:6.1f}"
-        )
-    print(
-        f"{'total':<12}{_ms(fast_total)}{_ms(plain_total)}{plain_total / fast_total:6.1f}"
-        f"{_ms(clear_total)}{clear_total / fast_total:6.1f}"
-    )
-    print(
-        f"{'CPU total':<12}{_ms(fast_cpu)}{_ms(plain_cpu)}{plain_cpu / fast_cpu:6.1f}"
-        f"{_ms(clear_cpu)}{clear_cpu / fast_cpu:6.1f}"
-    )
-    not_forward = sum(fast[stage] for stage in STAGES if stage != "infer")
-    print(
-        f"all but the forward: {not_forward * 1000:.0f} ms; the forward: "
-        f"{fast['infer'] * 1000:.0f} ms"
-    )
-    print(
-        f"PNG MB: cutout {len(ours_png) / 1e6:.2f}, plain {len(plain_png) / 1e6:.2f}, "
-        f"plain-c {len(clear_png) / 1e6:.2f}; cutout vs plain-c mean |diff|: alpha "
-        f"{alpha_diff:.2f}, colour {colour_diff:.2f} (8-bit levels)"
-    )
-    return Row(
-        name=path.name,
-        megapixels=width * height / 1e6,
-        ours=fast_total,
-        plain=plain_total,
-        plain_clear=clear_total,
-        not_forward=not_forward,
-        forward=fast["infer"],
-    )
 
 
 if __name__ == "__main__":
