@@ -266,3 +266,20 @@ def test_api_key_after_a_403(browser: Any, keyed_url: str) -> None:
     page.reload()
     assert page.get_by_label("Key").input_value() == "page-key"
     context.close()
+
+
+def test_only_the_page_files_are_served(live_url: str) -> None:
+    page = httpx.get(f"{live_url}/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src 'self'" in policy
+    assert page.headers["x-content-type-options"] == "nosniff"
+    for name, media_type in [("app.js", "text/javascript"), ("style.css", "text/css")]:
+        asset = httpx.get(f"{live_url}/static/{name}")
+        assert asset.status_code == 200
+        assert asset.headers["content-type"].startswith(media_type)
+    for path in ["/static/nope.js", "/static/..%2F__init__.py", "/static/..%2Fweb.py"]:
+        missing = httpx.get(f"{live_url}{path}")
+        assert missing.status_code == 404, path
+        assert missing.json()["errors"][0]["code"] == "not_found"
