@@ -35,13 +35,17 @@ def test_each_case_decodes_or_raises_the_right_error(case: corpus.Case) -> None:
         assert caught.value.message
 
 
-def test_every_error_is_a_cutout_error_with_its_cause_kept() -> None:
+def test_errors_are_cutout_errors_that_keep_the_foreign_cause() -> None:
     for case in CASES:
         if case.error is None:
             continue
         with pytest.raises(CutoutError) as caught:
             decode(case.data)
         assert not isinstance(caught.value, OSError | ValueError)
+    with pytest.raises(CutoutError) as truncated:
+        decode(corpus.truncated_jpeg().data)
+    # translated once, at the boundary, with ``raise ... from exc``
+    assert isinstance(truncated.value.__cause__, OSError)
 
 
 def test_exif_rotated_jpeg_is_upright() -> None:
