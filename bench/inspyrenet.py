@@ -37,6 +37,7 @@ REPO = HERE.parent
 SHARED = REPO.parent / "shared"
 FIXTURES = SHARED / "fixtures" / "inspyrenet"
 PHOTOS = ["animal-1.jpg", "animal-2.jpg", "girl-1.jpg", "car-2.jpg", "aeroplane.jpg"]
+RESULTS = HERE / "results"
 REFERENCE_PYTHON = HERE / ".venvs" / "tbg" / "bin" / "python"
 MODELS = {"fast": ("inspyrenet-fast", 384), "base": ("inspyrenet-base", 1024)}
 
@@ -73,8 +74,7 @@ def _reference_worker(mode: str, ckpt: Path, photos: list[Path], reps: int) -> d
         with torch.no_grad():
             remover.model(torch.zeros(1, 3, size, size))
 
-    run(photos[0], "map")
-    run(photos[0], "rgba")  # pymatting compiles with numba on its first call
+    run(photos[0], "rgba")  # warm-up: pymatting compiles with numba on its first call
     times: dict[str, list[float]] = {"mask": [], "rgba": [], "forward": []}
     for _ in range(reps):
         for photo in photos:
@@ -106,8 +106,7 @@ def _cutout_worker(mode: str, ckpt: Path, photos: list[Path], reps: int) -> dict
     mask = RemoveOptions(mask=True)
     rgba = RemoveOptions(refine_edges=True)
     batch = torch.zeros(1, 3, size, size).numpy()
-    engine.remove(photos[0], mask)
-    engine.remove(photos[0], rgba)
+    engine.remove(photos[0], rgba)  # warm-up
     times: dict[str, list[float]] = {"mask": [], "rgba": [], "forward": []}
     for _ in range(reps):
         for photo in photos:
@@ -203,6 +202,10 @@ def _spawn(python: Path, args: list[str], home: str | None = None) -> dict[str, 
     if done.returncode != 0:
         raise SystemExit(f"worker {args} failed:\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    # kept (bench/results is gitignored) so that a crash later in a long run loses nothing
+    RESULTS.mkdir(exist_ok=True)
+    name = "-".join(a for a in args if not a.startswith(("-", "/")))
+    (RESULTS / f"inspyrenet-{name}.json").write_text(json.dumps(result, indent=1))
     return result
 
 

@@ -7,6 +7,7 @@ model's square, ran the synthetic checkpoint and upsampled with align_corners=Tr
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -43,8 +44,14 @@ def _engine_matte(model: str, size: int, photo: Path) -> np.ndarray:
     ids=["fast", "base"],
 )
 def test_engine_matte_matches_the_reference(
-    model: str, size: int, reference: str, shared_images: Path
+    model: str,
+    size: int,
+    reference: str,
+    shared_images: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("CUTOUT_HOME", str(tmp_path))  # no exported graph: the torch forward
     matte = _engine_matte(model, size, shared_images / "animal-1.jpg")
     expected = _reference(reference)
     assert matte.shape == expected.shape == (667, 1000)
@@ -74,7 +81,8 @@ def test_cli_mask_matches_the_reference(
         "-o",
         str(out),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=900)
+    env = dict(os.environ, CUTOUT_HOME=str(tmp_path))
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env, timeout=900)
     assert done.returncode == 0, done.stderr
     with Image.open(out) as image:
         assert image.mode == "L"
