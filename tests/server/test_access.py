@@ -55,30 +55,43 @@ class _Clock:
         return self.now
 
 
-def test_rate_limit_window() -> None:
-    clock = _Clock(1_000_040.0)  # 20 s into the window that starts at 1_000_020
-    limiter = MegapixelLimiter(10.0, clock=clock)
+def test_rate_limit_bucket() -> None:
+    clock = _Clock(1_000_000.0)
+    limiter = MegapixelLimiter(10.0, clock=clock)  # refills 1 MP every 6 s
     limiter.check("k")
     limiter.charge("k", 4.0)
     limiter.charge("k", 4.0)
     headers = limiter.headers("k")
     assert headers["X-RateLimit-Limit"] == "10"
     assert headers["X-RateLimit-Remaining"] == "2"
-    assert headers["X-RateLimit-Reset"] == str(1_000_020 + 60)
+    assert headers["X-RateLimit-Reset"] == str(1_000_000 + 48)  # 8 MP to refill
     with pytest.raises(RateLimitedError) as info:
         limiter.charge("k", 4.0)
-    assert info.value.retry_after_s == 40
-    assert info.value.headers["X-RateLimit-Remaining"] == "0"
+    assert info.value.retry_after_s == 12  # 2 MP more are needed
+    assert info.value.headers["X-RateLimit-Remaining"] == "2"
     limiter.charge("other", 4.0)  # keys are counted apart
     limiter.charge("k", 2.0)
-    with pytest.raises(RateLimitedError):
-        limiter.check("k")  # spent: refused before any work
-    clock.now += 40  # the next window
+    with pytest.raises(RateLimitedError) as spent:
+        limiter.check("k")  # empty: refused before any work
+    assert spent.value.retry_after_s == 6
+    clock.now += 30  # 5 MP back
     limiter.check("k")
+    assert limiter.headers("k")["X-RateLimit-Remaining"] == "5"
+    clock.now += 3600  # never more than the budget
     assert limiter.headers("k")["X-RateLimit-Remaining"] == "10"
 
 
-def test_one_image_bigger_than_the_budget_runs_in_a_fresh_window() -> None:
+def test_two_requests_seconds_apart_always_count_together() -> None:
+    # a fixed one-minute window would forget the first one at the minute boundary
+    clock = _Clock(59.5)
+    limiter = MegapixelLimiter(1.0, clock=clock)
+    limiter.charge("k", 0.67)
+    clock.now = 61.0
+    with pytest.raises(RateLimitedError):
+        limiter.charge("k", 0.67)
+
+
+def test_one_image_bigger_than_the_budget_runs_on_a_full_bucket() -> None:
     limiter = MegapixelLimiter(1.0, clock=_Clock(60.0))
     limiter.charge("k", 24.0)
     with pytest.raises(RateLimitedError):

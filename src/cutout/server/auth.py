@@ -12,14 +12,26 @@ import hmac
 from collections.abc import Iterable
 from pathlib import Path
 
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.params import Depends
+from fastapi.security import APIKeyHeader
 
 from cutout.errors import ConfigError
 from cutout.server.errors import AuthError
 
-__all__ = ["ANONYMOUS", "KeyStore", "authorize", "load_keys"]
+__all__ = ["ANONYMOUS", "API_KEY", "KeyStore", "authorize", "load_keys"]
 
 ANONYMOUS = "anonymous"
+
+# Documents the key in /openapi.json (securitySchemes); the check itself is authorize(),
+# which also knows whether keys are configured at all.
+API_KEY: Depends = Security(
+    APIKeyHeader(
+        name="X-Api-Key",
+        auto_error=False,
+        description="required when the server has API keys configured",
+    )
+)
 
 
 def _digest(key: str) -> bytes:

@@ -24,7 +24,7 @@ from cutout.options import (
     parse_margin,
     parse_threshold,
 )
-from cutout.server.auth import authorize
+from cutout.server.auth import API_KEY, authorize
 from cutout.server.limits import check_file_size
 from cutout.server.params import Params
 from cutout.server.state import ServerState
@@ -65,15 +65,6 @@ _OPENAPI: dict[str, Any] = {
             "description": description,
         }
         for name, (schema, description) in OPTION_PARAMETERS.items()
-    ]
-    + [
-        {
-            "name": "X-Api-Key",
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string"},
-            "description": "API key (required when the server has keys configured)",
-        }
     ],
     "requestBody": {
         "required": True,
@@ -258,6 +249,7 @@ def _decode_photo(state: ServerState, data: bytes) -> ImageBackground:
     response_class=Response,
     openapi_extra=_OPENAPI,
     tags=["native"],
+    dependencies=[API_KEY],
 )
 async def remove(request: Request) -> Response:
     state: ServerState = request.app.state.cutout

@@ -24,7 +24,7 @@ from starlette.datastructures import UploadFile
 from cutout.errors import CutoutError, DecodeError, FileTooLargeError, InputError
 from cutout.imaging.decode import DecodedImage
 from cutout.options import Background, ImageBackground, RemoveOptions
-from cutout.server.auth import authorize
+from cutout.server.auth import API_KEY, authorize
 from cutout.server.fetch import fetch_url
 from cutout.server.limits import body_limit, check_file_size
 from cutout.server.params import Params
@@ -60,15 +60,6 @@ _FIELDS: dict[str, dict[str, Any]] = {
 }
 _BINARY = {"type": "string", "format": "binary"}
 _OPENAPI: dict[str, Any] = {
-    "parameters": [
-        {
-            "name": "X-Api-Key",
-            "in": "header",
-            "required": False,
-            "schema": _STRING,
-            "description": "API key (required when the server has keys configured)",
-        }
-    ],
     "requestBody": {
         "required": True,
         "content": {
@@ -235,6 +226,7 @@ def _removebg_headers(base: dict[str, str], parsed: RemoveBgRequest) -> dict[str
     summary="Remove the background (remove.bg-compatible)",
     response_class=Response,
     openapi_extra=_OPENAPI,
+    dependencies=[API_KEY],
 )
 async def removebg(request: Request) -> Response:
     state: ServerState = request.app.state.cutout
@@ -283,7 +275,7 @@ async def removebg(request: Request) -> Response:
     return Response(result.data, media_type=result.media_type, headers=headers)
 
 
-@router.get("/v1.0/account", summary="Account (remove.bg-compatible)")
+@router.get("/v1.0/account", summary="Account (remove.bg-compatible)", dependencies=[API_KEY])
 async def account(request: Request) -> dict[str, Any]:
     """Self-hosted: no credits are consumed; the numbers say what the rate limit allows."""
     state: ServerState = request.app.state.cutout
