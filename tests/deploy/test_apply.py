@@ -4,12 +4,14 @@ the live quotas, and a real ``cutout serve`` standing in for each revision URL."
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from cutout.deploy.apply import ApplyOptions, apply
 from cutout.deploy.config import DeployConfig
 from cutout.deploy.gcp import GcpClients
 from cutout.deploy.live import read_live
 from cutout.deploy.plan import make_plan
+from cutout.deploy.snapshot import load_snapshot
 from cutout.deploy.types import Plan
 from cutout.deploy.verify import SmokeExpectation
 from tests.fakes.fixtures import (
@@ -370,3 +372,36 @@ def test_apply_waits_for_a_slow_rollout(
         assert slow.errors == []
         polls = slow.requests_to("GET", "/operations/")
         assert len(polls) >= 2
+
+
+def test_the_incident_replayed_ships_gpu_without_zonal_redundancy_in_europe(
+    fake_gcp: FakeGcp,
+    gcp_clients: GcpClients,
+    smoke_image: bytes,
+    to_standin: Callable[[str], str],
+) -> None:
+    # tests/deploy/snapshots/incident: cutout-batch holds the 3 zonal L4s of us-central1,
+    # no non-zonal L4 there, 2 non-zonal L4s in europe-west4
+    snapshot_dir = Path(__file__).parent / "snapshots" / "incident"
+    fake_gcp.quotas.limits.clear()
+    fake_gcp.seed_from_snapshot(snapshot_dir)
+    config = make_config(daily_budget_usd=150.0)
+    before = fake_gcp.run.services[SERVICE].traffic_statuses[0].percent
+
+    live = read_live(gcp_clients, config)
+    offline = load_snapshot(snapshot_dir, config.regions, config.service)
+    assert live == offline  # the live path and the snapshot path read the same inputs
+    plan = make_plan(config, live.limits, live.usage)
+    report = apply(gcp_clients, config, order(plan), options(smoke_image, to_standin))
+
+    assert report.ok, report.lines()
+    chosen = report.attempts[-1].candidate
+    assert (chosen.region, chosen.gpu_zonal_redundancy, chosen.max_instances) == (
+        "europe-west4",
+        False,
+        2,
+    )
+    assert report.service == "projects/petshop-prod/locations/europe-west4/services/cutout"
+    # us-central1 was not touched: no request there, its old revision still serves
+    assert not [r for r in fake_gcp.requests if r.method != "GET" and "us-central1" in r.path]
+    assert fake_gcp.run.services[SERVICE].traffic_statuses[0].percent == before == 100

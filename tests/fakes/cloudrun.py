@@ -469,7 +469,7 @@ class FakeCloudRun:
         revision_name = None
         if new_short is not None:
             revision_name = f"{name}/revisions/{new_short}"
-            self.revisions[revision_name] = self._new_revision(service, revision_name)
+            self.revisions[revision_name] = self.revision_from_template(service, revision_name)
             service.latest_created_revision = revision_name
         self.services[name] = service
         operation = operations_pb2.Operation(
@@ -481,7 +481,7 @@ class FakeCloudRun:
         self._rollouts.append(_Rollout(operation, name, revision_name, self.settle_after, fail))
         return copy.deepcopy(operation)
 
-    def _new_revision(self, service: object, name: str) -> object:
+    def revision_from_template(self, service: object, name: str) -> object:
         template = service.template
         revision = Revision(
             name=name,

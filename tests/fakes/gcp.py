@@ -32,6 +32,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -166,6 +167,43 @@ class FakeGcp:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    def seed_from_snapshot(self, folder: Path) -> None:
+        """Load a ``cutout deploy snapshot`` folder: quota limits and the services listed.
+
+        A region-less ``dimensionsInfos`` entry becomes the default limit; a negative
+        value (unlimited) a very large one. Each service's latest ready revision is created
+        from its template so traffic can point at it.
+        """
+        document = json.loads((folder / "quotaInfos.json").read_text(encoding="utf-8"))
+        for info in document.get("quotaInfos", []):
+            quota_id = info["quotaId"]
+            for entry in info.get("dimensionsInfos", []):
+                value = int(entry.get("details", {}).get("value", 0))
+                value = value if value >= 0 else 10**18
+                region = entry.get("dimensions", {}).get("region")
+                if region:
+                    self.quotas.limits[(quota_id, region)] = value
+                else:
+                    self.quotas.defaults[quota_id] = value
+        for path in sorted(folder.glob("services-*.json")):
+            listed = json.loads(path.read_text(encoding="utf-8")).get("services", [])
+            for item in listed:
+                service = run_v2.Service.pb()()
+                json_format.ParseDict(item, service, ignore_unknown_fields=True)
+                self._seed_service(service)
+
+    def _seed_service(self, service: Any) -> None:
+        short = service.latest_ready_revision.rsplit("/", 1)[-1]
+        full = f"{service.name}/revisions/{short}"
+        service.latest_ready_revision = service.latest_created_revision = full
+        self.run.services[service.name] = service
+        revision = self.run.revision_from_template(service, full)
+        revision.reconciling = False
+        del revision.conditions[:]
+        revision.conditions.add(type_="Ready", state=4)
+        revision.create_time.CopyFrom(service.update_time)
+        self.run.revisions[full] = revision
 
     def requests_to(self, method: str, path_contains: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == method and path_contains in r.path]
