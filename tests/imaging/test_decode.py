@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageOps
-from tests.conftest import SHARED_IMAGES
+from tests.conftest import REPO, SHARED_IMAGES
 
 from cutout.errors import CutoutError, DecodeError
 from cutout.imaging.decode import decode
@@ -222,3 +224,26 @@ def test_a_grey_image_with_an_rgb_profile_still_decodes(adobe_rgb_profile: bytes
     grey = Image.new("L", (16, 8), 77)
     decoded = decode(_save(grey, "PNG", icc_profile=adobe_rgb_profile))
     assert np.all(decoded.rgb == 77)
+
+
+def test_codecs_load_on_first_use_not_at_import(tmp_path: Path) -> None:
+    from tests.corpus import heic
+
+    photo = tmp_path / "photo.heic"
+    photo.write_bytes(heic().data)
+    png = tmp_path / "photo.png"
+    png.write_bytes(_save(_gradient(), "PNG"))
+    script = (
+        "import sys, cutout.engine, cutout.imaging.decode, cutout.imaging.encode\n"
+        "codecs = ('pillow_heif', 'simplejpeg', 'isal')\n"
+        "loaded = lambda: sorted(m for m in codecs if m in sys.modules)\n"
+        "print(loaded())\n"
+        f"cutout.imaging.decode.decode({str(png)!r})\n"
+        "print(loaded())\n"
+        f"print(cutout.imaging.decode.decode({str(photo)!r}).format, loaded())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[]", "[]", "HEIF ['pillow_heif']"]
