@@ -182,6 +182,8 @@ def test_overload_answers_every_request_with_bounded_memory() -> None:
         metrics = httpx.get(f"{server.url}/metrics").text
         assert _metric(metrics, "cutout_queue_depth") == 0
         assert _metric(metrics, "cutout_requests_in_flight") == 0
+        rejected = _metric(metrics, 'cutout_rejected_total{reason="queue_full"}')
+        assert rejected == statuses.count(503)
         assert server.alive
 
 

@@ -57,11 +57,14 @@ class Admission:
     """A counter of image requests inside the server, bounded by ``limit``."""
 
     limit: int
+    on_reject: Callable[[], None] | None = None
     active: int = 0
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         if self.active >= self.limit:
+            if self.on_reject is not None:
+                self.on_reject()
             raise OverloadedError(
                 f"the server is busy ({self.active} requests in progress), retry shortly"
             )
@@ -79,7 +82,10 @@ class ServerState:
         self.owns_engine = owns_engine
         self.metrics = Metrics()
         self.loader = ModelLoader(engine, on_ready=self._record_model)
-        self.admission = Admission(settings.queue_size)
+        self.admission = Admission(
+            settings.queue_size,
+            on_reject=self.metrics.rejected.labels(reason="queue_full").inc,
+        )
         self.keys = load_keys(settings.api_keys, settings.api_keys_file)
         self.limiter = MegapixelLimiter(settings.rate_limit_mp_per_minute)
         # tests swap in a policy that lets a loopback server through (see fetch.py)
