@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from google.cloud import cloudquotas_v1
 
-from tests.fakes.cloudrun import CPU_QUOTA, GPU_NO_ZR_QUOTA, GPU_ZR_QUOTA, MEM_QUOTA, ApiError
+from tests.fakes.run_admission import CPU_QUOTA, GPU_NO_ZR_QUOTA, GPU_ZR_QUOTA, MEM_QUOTA, ApiError
 
 __all__ = ["RUN_SERVICE", "FakeCloudQuotas"]
 

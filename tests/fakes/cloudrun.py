@@ -10,16 +10,16 @@ models, and where each rule comes from (../shared/facts/cloud-run-gpu.md unless 
   ``reconciling`` is false, ``terminal_condition.state == CONDITION_SUCCEEDED``,
   ``observed_generation == generation`` and ``latest_ready_revision ==
   latest_created_revision``; on failure ``latest_ready_revision`` stays where it was;
-- admission counts max instances x per-instance GPU, CPU and memory of every service in
-  the region (the updated service counts only its new template) against the
-  ``run.googleapis.com`` quotas and rejects with the server's texts;
+- admission (:mod:`tests.fakes.run_admission`) counts max instances x per-instance GPU,
+  CPU and memory of every service in the region (the updated service counts only its
+  new template) against the ``run.googleapis.com`` quotas and rejects with the
+  server's texts;
 - scripted failures: ``fail_next_revision(message)`` makes the next revision fail to
   become ready (e.g. the provisioning-time "Quota exceeded for total allowable count of
   GPUs per project per region.").
 
-Not verified against Google (documented guesses): the HTTP status of an admission
-rejection (400 INVALID_ARGUMENT here), the texts for GPU-count limits above zero, for
-deleting a revision that has traffic, and for GPU shape errors.
+Not verified against Google (documented guesses): the text for deleting a revision that
+has traffic, and the operation error code of a failed revision (FAILED_PRECONDITION).
 """
 
 from __future__ import annotations
@@ -37,7 +37,19 @@ from google.longrunning import operations_pb2
 from google.protobuf import field_mask_pb2, json_format
 from google.rpc import code_pb2
 
-from cutout.deploy.units import parse_cpu, parse_memory
+from tests.fakes.run_admission import (
+    CPU_QUOTA,
+    GPU_NO_ZR_QUOTA,
+    GPU_ZR_QUOTA,
+    L4_REGIONS,
+    MAX_SCALE_FIELD,
+    MEM_QUOTA,
+    ApiError,
+    Usage,
+    add_usage,
+    admit,
+    validate_template,
+)
 
 __all__ = [
     "CPU_QUOTA",
@@ -50,15 +62,6 @@ __all__ = [
     "FakeCloudRun",
 ]
 
-GPU_ZR_QUOTA = "NvidiaL4GpuAllocPerProjectRegion"
-GPU_NO_ZR_QUOTA = "NvidiaL4GpuAllocNoZonalRedundancyPerProjectRegion"
-CPU_QUOTA = "CpuAllocPerProjectRegion"
-MEM_QUOTA = "MemAllocPerProjectRegion"
-L4_REGIONS = frozenset(
-    {"asia-southeast1", "europe-west1", "europe-west4", "us-east4", "us-central1", "asia-south1"}
-)
-MAX_SCALE_FIELD = "spec.template.metadata.annotations[autoscaling.knative.dev/maxScale]"
-DEFAULT_MAX_INSTANCES = 100  # v2 default when unset
 _READ_ONLY = [
     "uid",
     "generation",
@@ -89,45 +92,6 @@ LATEST = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATES
 REVISION = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION.value
 
 
-class ApiError(Exception):
-    """An error the fake answers with: HTTP status, gRPC status name, message, details."""
-
-    def __init__(
-        self,
-        http_status: int,
-        status: str,
-        message: str,
-        *,
-        field_violation: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.http_status = http_status
-        self.status = status
-        self.message = message
-        self.field_violation = field_violation
-
-    def to_json(self) -> dict[str, object]:
-        details: list[dict[str, object]] = []
-        if self.field_violation is not None:
-            description = self.message.split(": ", 1)[-1]
-            details.append(
-                {
-                    "@type": "type.googleapis.com/google.rpc.BadRequest",
-                    "fieldViolations": [
-                        {"field": self.field_violation, "description": description}
-                    ],
-                }
-            )
-        error: dict[str, object] = {
-            "code": self.http_status,
-            "message": self.message,
-            "status": self.status,
-        }
-        if details:
-            error["details"] = details
-        return {"error": error}
-
-
 def _not_found(what: str, name: str) -> ApiError:
     return ApiError(404, "NOT_FOUND", f"{what} '{name}' was not found.")
 
@@ -143,14 +107,6 @@ class _Rollout:
     revision_name: str | None
     reads_left: int
     fail_message: str | None
-
-
-@dataclass
-class _Usage:
-    cpu_milli: int = 0
-    memory_bytes: int = 0
-    gpus_zr: int = 0
-    gpus_no_zr: int = 0
 
 
 @dataclass
@@ -172,12 +128,12 @@ class FakeCloudRun:
         """The next revision created fails to become ready with ``message``."""
         self._fail_next.append(message)
 
-    def usage(self, region: str, *, excluding: str | None = None) -> _Usage:
-        usage = _Usage()
+    def usage(self, region: str, *, excluding: str | None = None) -> Usage:
+        usage = Usage()
         for name, service in self.services.items():
             if name == excluding or f"/locations/{region}/" not in name:
                 continue
-            self._add_usage(usage, service.template)
+            add_usage(usage, service.template)
         return usage
 
     # clock -----------------------------------------------------------------------------
@@ -321,105 +277,6 @@ class FakeCloudRun:
         if parts[1] not in (self.project, self.project_number):
             raise ApiError(403, "PERMISSION_DENIED", f"Permission denied on project {parts[1]}.")
 
-    @staticmethod
-    def _per_instance(template: object) -> tuple[int, int, int]:
-        cpu = memory = gpus = 0
-        for container in template.containers:
-            limits = container.resources.limits
-            cpu += parse_cpu(limits.get("cpu", "1"))
-            memory += parse_memory(limits.get("memory", "512Mi"))
-            gpus += int(limits.get("nvidia.com/gpu", "0"))
-        return cpu, memory, gpus
-
-    def _add_usage(self, usage: _Usage, template: object) -> None:
-        cpu, memory, gpus = self._per_instance(template)
-        count = template.scaling.max_instance_count or DEFAULT_MAX_INSTANCES
-        usage.cpu_milli += cpu * count
-        usage.memory_bytes += memory * count
-        if template.gpu_zonal_redundancy_disabled:
-            usage.gpus_no_zr += gpus * count
-        else:
-            usage.gpus_zr += gpus * count
-
-    def _validate_template(self, service: object, region: str) -> None:
-        template = service.template
-        for key in list(template.annotations) + list(service.annotations):
-            if key.startswith(("run.googleapis.com/", "autoscaling.knative.dev/")):
-                raise _invalid(
-                    f"Annotation '{key}' is not supported in the v2 API; "
-                    "use the corresponding field instead."
-                )
-        if not template.containers or not template.containers[0].image:
-            raise _invalid("template.containers[0].image must be set.")
-        cpu, memory, gpus = self._per_instance(template)
-        accelerator = template.node_selector.accelerator
-        if gpus and not accelerator:
-            raise _invalid("A GPU limit requires template.node_selector.accelerator.")
-        if accelerator and not gpus:
-            raise _invalid("node_selector.accelerator requires an nvidia.com/gpu limit.")
-        if gpus:
-            if accelerator != "nvidia-l4":
-                raise _invalid(f"Unsupported accelerator '{accelerator}'.")
-            if region not in L4_REGIONS:
-                raise _invalid(f"GPU type nvidia-l4 is not supported in region {region}.")
-            if gpus != 1:
-                raise _invalid("Exactly 1 GPU per instance is supported for nvidia-l4.")
-            if cpu < 4000 or memory < 16 * 2**30:
-                raise _invalid("GPU instances need at least 4 CPU and 16Gi memory.")
-            if template.containers[0].resources.cpu_idle:
-                raise _invalid("GPU revisions need CPU always allocated (cpu_idle=false).")
-        elif template.gpu_zonal_redundancy_disabled:
-            raise _invalid("gpu_zonal_redundancy_disabled requires a GPU.")
-
-    def _admit(self, service: object, region: str) -> None:
-        template = service.template
-        cpu, memory, gpus = self._per_instance(template)
-        count = template.scaling.max_instance_count or DEFAULT_MAX_INSTANCES
-        other = self.usage(region, excluding=service.name)
-        if gpus:
-            no_zr = template.gpu_zonal_redundancy_disabled
-            quota = GPU_NO_ZR_QUOTA if no_zr else GPU_ZR_QUOTA
-            used = other.gpus_no_zr if no_zr else other.gpus_zr
-            allowed = max((self.quota_limit(quota, region) or 0) - used, 0)
-            if gpus * count > allowed:
-                if not no_zr and allowed == 0:
-                    raise ApiError(
-                        400,
-                        "INVALID_ARGUMENT",
-                        f"{MAX_SCALE_FIELD}: You do not have quota for using GPUs with zonal "
-                        "redundancy. Learn more about GPU zonal redundancy in "
-                        "https://cloud.google.com/run/docs/configuring/services/gpu-zonal-"
-                        "redundancy. You could deploy using GPUs without zonal redundancy "
-                        "instead.",
-                        field_violation=MAX_SCALE_FIELD,
-                    )
-                raise self._max_instances_error("GPU", quota, gpus, gpus * count, allowed)
-        for quota, per, used, what in (
-            (CPU_QUOTA, cpu, other.cpu_milli, "CPU"),
-            (MEM_QUOTA, memory, other.memory_bytes, "memory"),
-        ):
-            limit = self.quota_limit(quota, region)
-            if limit is None:
-                continue
-            allowed = max(limit - used, 0)
-            if per * count > allowed:
-                raise self._max_instances_error(what, quota, per, per * count, allowed)
-
-    @staticmethod
-    def _max_instances_error(
-        what: str, quota: str, per_instance: int, requested: int, allowed: int
-    ) -> ApiError:
-        fewer = allowed // per_instance if per_instance else 0
-        return ApiError(
-            400,
-            "INVALID_ARGUMENT",
-            f"{MAX_SCALE_FIELD}: Max instances must be set to {fewer} or fewer to set the "
-            f"requested total {what}. Consider running your workload in a region with greater "
-            "capacity, or requesting an increase in quota for this region. Quota violated: "
-            f"{quota} requested: {requested} allowed: {allowed}",
-            field_violation=MAX_SCALE_FIELD,
-        )
-
     def _validate_traffic(self, service: object, new_revision: str | None) -> None:
         targets = service.traffic
         total = sum(t.percent for t in targets)
@@ -440,7 +297,7 @@ class FakeCloudRun:
     ) -> operations_pb2.Operation:
         name: str = service.name
         region = name.split("/")[3]
-        self._validate_template(service, region)
+        validate_template(service, region)
         changed = previous is None or previous.template != service.template
         new_short: str | None = None
         if changed:
@@ -455,7 +312,7 @@ class FakeCloudRun:
                     f"Revision named '{new_short}' with different configuration already exists.",
                 )
         self._validate_traffic(service, new_short)
-        self._admit(service, region)
+        admit(service.template, region, self.usage(region, excluding=name), self.quota_limit)
         if validate_only:
             return self._finished_operation(name, service)
         service.generation = (previous.generation if previous else 0) + 1
