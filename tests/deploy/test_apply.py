@@ -328,6 +328,8 @@ def test_failed_recheck_after_promotion_restores_the_old_traffic(
     assert "re-check at 100% failed at /health" in attempt.detail
     assert "previous traffic restored" in attempt.detail
     assert [(t.revision, t.percent) for t in second.traffic if t.percent] == [(old, 100)]
+    history = fake_gcp.run.services[SERVICE].annotations["cutout.dev/served-revisions"]
+    assert history == old  # the revision that failed its re-check is no rollback target
 
 
 def test_first_region_without_l4_deploys_to_the_next_region(

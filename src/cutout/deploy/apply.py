@@ -269,6 +269,7 @@ class _Run:
                         old,
                         timeout_s=self.options.ready_timeout_s,
                         poll_s=self.options.poll_s,
+                        forget=attempt.revision,  # never a rollback target
                     )
                 where = "previous traffic restored" if old else "nothing to restore"
                 return Attempt(

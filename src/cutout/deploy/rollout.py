@@ -167,17 +167,20 @@ def set_traffic(
     timeout_s: float,
     poll_s: float,
     served: str | None = None,
+    forget: str | None = None,
 ) -> Any:
     """Replace the traffic of a ready service and wait until it is routed.
 
     ``served``: the revision now taking all traffic, appended to the serving history
-    (so rollback knows the previous revision that served, which Cloud Run does not keep).
+    (so rollback knows the previous revision that served, which Cloud Run does not keep);
+    ``forget``: a revision to drop from it (one that failed its re-check).
     """
     action = f"move traffic of {name}"
     service = clients.call(action, clients.services.get_service, name=name)
     service.traffic = list(targets)
-    if served is not None:
-        history = [r for r in served_history(service) if r != served] + [served]
+    if served is not None or forget is not None:
+        history = [r for r in served_history(service) if r not in (served, forget)]
+        history += [served] if served is not None else []
         service.annotations[HISTORY_ANNOTATION] = ",".join(history[-HISTORY_LENGTH:])
     run_update(clients, service, action, timeout_s=timeout_s)
     wanted = sorted((t.revision, int(t.percent)) for t in targets)
