@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import itertools
 import threading
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageCms
@@ -64,3 +65,13 @@ def test_matte_upsampled_in_strips_equals_one_resize_within_one_level() -> None:
     # fixed-point rounding at strip edges may move a rare pixel by one level
     assert difference.max() <= 1.0 / 255.0 + 1e-6
     assert (difference > 1e-6).mean() < 0.001
+
+
+def test_cgroup_quota_caps_the_threads(tmp_path: Path) -> None:
+    cpu_max = tmp_path / "cpu.max"
+    cpu_max.write_text("150000 100000\n")
+    assert parallel._cgroup_quota(cpu_max) == 2
+    cpu_max.write_text("max 100000\n")
+    assert parallel._cgroup_quota(cpu_max) is None
+    assert parallel._cgroup_quota(tmp_path / "absent") is None
+    assert parallel.workers() >= 1

@@ -8,11 +8,14 @@ saves below about a megabyte of pixels.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import math
 import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TypeVar
 
 __all__ = ["MIN_STRIP_BYTES", "map_strips", "strip_bounds", "workers"]
@@ -25,12 +28,27 @@ _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
+@functools.cache
 def workers() -> int:
-    """Threads to use for one image: the cores this process may run on."""
+    """Threads to use for one image: the cores this process may run on, capped by a
+    cgroup CPU quota (Cloud Run and Docker limit CPUs that way, not by affinity)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    quota = _cgroup_quota(Path("/sys/fs/cgroup/cpu.max"))
+    return max(1, min(cores, quota) if quota else cores)
+
+
+def _cgroup_quota(path: Path) -> int | None:
+    """CPUs allowed by a cgroup v2 ``cpu.max`` ("max 100000" or "200000 100000")."""
+    try:
+        quota, period = path.read_text().split()[:2]
+    except (OSError, ValueError):
+        return None
+    if quota == "max":
+        return None
+    return max(1, math.ceil(int(quota) / int(period)))
 
 
 def _executor() -> ThreadPoolExecutor:
