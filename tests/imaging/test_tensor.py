@@ -56,7 +56,7 @@ def test_saliency_to_matte_of_a_flat_map_does_not_divide_by_zero() -> None:
 
 
 def test_dynamic_input_shape_is_capped_and_rounded() -> None:
-    spec = U2NETP.with_resize("dynamic")
+    spec = get_spec("inspyrenet-base").with_resize("dynamic")
     height, width = input_shape(spec, 3492, 2328)
     assert height % 32 == 0 and width % 32 == 0
     assert min(height, width) <= spec.dynamic_max_side + 32
