@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageCms, ImageOps
 from tests.conftest import REPO, SHARED_IMAGES
 
-from cutout.errors import CutoutError, DecodeError
+from cutout.errors import CutoutError, DecodeError, UnsupportedFormatError
 from cutout.imaging.decode import decode
 from cutout.imaging.icc import is_srgb_profile
 
@@ -247,3 +247,12 @@ def test_codecs_load_on_first_use_not_at_import(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["[]", "[]", "HEIF ['pillow_heif']"]
+
+
+def test_formats_outside_the_supported_list_are_refused_by_name() -> None:
+    # EPS would run Ghostscript to decode; cutout never opens it
+    eps = _save(_gradient(), "EPS")
+    with pytest.raises(UnsupportedFormatError, match="EPS"):
+        decode(eps)
+    ico = decode(_save(_gradient((32, 32)), "ICO"))  # a supported one, for contrast
+    assert (ico.width, ico.height) == (32, 32)

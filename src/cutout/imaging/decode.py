@@ -47,6 +47,10 @@ _DECODE_ERRORS = (
     zlib.error,
     ImageCms.PyCMSError,
 )
+# Pillow format ids that decode opens; MPO is the multi-picture JPEG of many cameras
+_FORMATS = frozenset(
+    {"JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "DIB", "GIF", "HEIF", "AVIF", "ICO", "PPM"}
+)
 _EXIF_ORIENTATION = 0x0112
 _HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
 _heif_lock = threading.Lock()
@@ -105,8 +109,13 @@ def _register_heif() -> None:
 
 
 def _open(data: bytes) -> Image.Image:
-    """Identify ``data`` and read its header only, without Pillow's fixed bomb check."""
+    """Identify ``data`` and read its header only, without Pillow's fixed bomb check.
+
+    Only the formats cutout supports are opened: Pillow's other plugins include EPS,
+    whose decoder runs Ghostscript, and guessers for headerless formats.
+    """
     prefix = data[:16]
+    refused: str | None = None
     for initialised in (False, True):
         if initialised:
             Image.init()  # plugins beyond the common five load on demand
@@ -120,12 +129,19 @@ def _open(data: bytes) -> Image.Image:
                 accepted = False
             if not accepted:
                 continue
+            if name not in _FORMATS:
+                # a magic-number match names the format; a headerless guess names nothing
+                if accept is not None:
+                    refused = refused or name
+                continue
             try:
                 return factory(io.BytesIO(data), "")
             except Image.DecompressionBombError as exc:  # GIF checks its frames itself
                 raise ImageTooLargeError(f"image refused as a decompression bomb: {exc}") from exc
             except (SyntaxError, IndexError, TypeError, struct.error, OSError, ValueError):
                 continue
+    if refused is not None:
+        raise UnsupportedFormatError(f"{refused} images are not supported")
     raise DecodeError("not a readable image (unknown or unsupported format)")
 
 
@@ -210,7 +226,7 @@ def _icc_rgb(rgb: ByteArray, icc: bytes) -> ByteArray:
 
 def _fast_jpeg(data: bytes, image: Image.Image) -> ByteArray | None:
     """libjpeg-turbo decode (then ICC to sRGB) for YCbCr JPEGs; None for other images."""
-    if image.format != "JPEG" or image.mode != "RGB":
+    if image.format not in ("JPEG", "MPO") or image.mode != "RGB":
         return None
     import simplejpeg
 
