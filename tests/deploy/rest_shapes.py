@@ -126,7 +126,7 @@ def service(
         template["nodeSelector"] = {"accelerator": "nvidia-l4"}
         if not zonal:
             template["gpuZonalRedundancyDisabled"] = True
-    revision = f"projects/{PROJECT}/locations/{region}/revisions/{name}-00003-kzq"
+    revision = f"projects/{PROJECT}/locations/{region}/services/{name}/revisions/{name}-00003-kzq"
     return {
         "name": f"projects/{PROJECT}/locations/{region}/services/{name}",
         "uid": f"00000000-0000-4000-8000-{zlib.crc32((region + '/' + name).encode()):012d}",
