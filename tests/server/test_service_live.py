@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -322,3 +323,36 @@ def test_a_device_failure_during_a_request_turns_ready_503() -> None:
         assert ready.status_code == 503 and ready.json()["status"] == "failed"
         assert "illegal memory access" in ready.json()["errors"][0]["detail"]
         assert _code(client.post("/v1/remove", content=_png())) == "not_ready"
+
+
+class _ThreadRecordingBackend(FakeBackend):
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[str] = []
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        self.threads.append(threading.current_thread().name)
+        return super().predict(batch)
+
+
+def test_model_and_decoding_never_run_on_the_event_loop() -> None:
+    backend = _ThreadRecordingBackend()
+    app = create_app(Settings(), engine=Engine(backend.spec, backend=backend))
+    state = app.state.cutout
+    decode = state.decode
+    decoders: list[str] = []
+
+    def recording_decode(data: bytes) -> object:
+        decoders.append(threading.current_thread().name)
+        return decode(data)
+
+    state.decode = recording_decode
+    with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        _wait_until(lambda: client.get("/ready").status_code == 200)
+        assert client.post("/v1/remove", content=_png()).status_code == 200
+        assert client.post("/v1.0/removebg", files={"image_file": _png()}).status_code == 200
+    # the event loop runs in the "uvicorn-test" thread; the model only in its own threads
+    assert backend.threads[0] == "cutout-loader"  # the warm-up
+    assert backend.threads[1:] == ["cutout-batcher", "cutout-batcher"]
+    assert len(decoders) == 2
+    assert all(name.startswith("cutout-io") for name in decoders), decoders
