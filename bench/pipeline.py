@@ -11,7 +11,8 @@ For each photo (0.2 to 8 MP, from ../shared/images) and in the same run:
 * **plain-c**: the same, with the colour under alpha 0 cleared first, as in cutout's PNG
   (and rembg's): the very same picture as cutout's, and a much cheaper PNG to deflate;
 * **rembg** (peer figure), when ``bench/.venvs/rembg`` exists: ``rembg.remove(data)``
-  with the same u2netp.onnx, in a subprocess. Create it with::
+  with the same u2netp.onnx, in a worker subprocess whose runs interleave with the
+  others' (timed inside the worker). Create the venv with::
 
       python -m venv bench/.venvs/rembg
       bench/.venvs/rembg/bin/pip install rembg onnxruntime
@@ -38,7 +39,6 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -181,7 +181,7 @@ def _run(calls: list[Pipeline], runs: int) -> list[Measured]:
                 statistics.median(sample[stage][0] for sample in runs_of_call),
                 statistics.median(sample[stage][1] for sample in runs_of_call),
             )
-            for stage in STAGES
+            for stage in runs_of_call[0]
         }
         wall = statistics.median(sum(t[0] for t in sample.values()) for sample in runs_of_call)
         cpu = statistics.median(sum(t[1] for t in sample.values()) for sample in runs_of_call)
@@ -194,49 +194,66 @@ def _pixels(png: bytes) -> npt.NDArray[np.int16]:
         return np.asarray(image.convert("RGBA"), dtype=np.int16)
 
 
-def _rembg(paths: list[Path], runs: int) -> dict[str, tuple[float, float]] | str:
+_REMBG_WORKER = """
+import json, sys, time
+from rembg import new_session, remove
+session = new_session("u2netp")
+print("ready", flush=True)
+for line in sys.stdin:
+    data = open(line.strip(), "rb").read()
+    wall, cpu = time.perf_counter(), time.process_time()
+    remove(data, session=session)
+    print(json.dumps([time.perf_counter() - wall, time.process_time() - cpu]), flush=True)
+"""
+
+
+class _Rembg:
+    """rembg in its own venv, kept running; one ``remove`` per request, timed inside."""
+
+    def __init__(self, python: Path, home: Path) -> None:
+        shutil.copyfile(MODEL_FILE, home / "u2netp.onnx")  # rembg then downloads nothing
+        self._process = subprocess.Popen(
+            [str(python), "-c", _REMBG_WORKER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "U2NET_HOME": str(home)},
+        )
+        if self._readline() != "ready":
+            raise RuntimeError("rembg did not start")
+
+    def _readline(self) -> str:
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline().strip()
+        if not line:
+            raise RuntimeError(f"rembg exited ({self._process.wait()})")
+        return line
+
+    def remove(self, path: Path) -> tuple[bytes, Stages]:
+        assert self._process.stdin is not None
+        self._process.stdin.write(f"{path}\n")
+        self._process.stdin.flush()
+        wall, cpu = json.loads(self._readline())
+        return b"", {"total": (wall, cpu)}
+
+    def close(self) -> None:
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        self._process.wait(timeout=60)
+
+
+def _start_rembg(home: Path) -> _Rembg | str:
     python = REMBG_VENV / "bin" / "python"
     if not python.exists():
+        venv = REMBG_VENV.relative_to(REPO)
         return (
-            f"skipped: no {REMBG_VENV.relative_to(REPO)} (python -m venv "
-            f"{REMBG_VENV.relative_to(REPO)} && {REMBG_VENV.relative_to(REPO)}/bin/pip "
-            "install rembg onnxruntime)"
+            f"skipped: no {venv} (python -m venv {venv} && {venv}/bin/pip install rembg "
+            "onnxruntime)"
         )
-    script = textwrap.dedent(
-        """
-        import json, statistics, sys, time
-        from rembg import new_session, remove
-        session = new_session("u2netp")
-        paths, runs = json.loads(sys.argv[1]), int(sys.argv[2])
-        result = {}
-        for path in paths:
-            data = open(path, "rb").read()
-            remove(data, session=session)
-            walls, cpus = [], []
-            for _ in range(runs):
-                wall, cpu = time.perf_counter(), time.process_time()
-                remove(data, session=session)
-                walls.append(time.perf_counter() - wall)
-                cpus.append(time.process_time() - cpu)
-            result[path] = [statistics.median(walls), statistics.median(cpus)]
-        print(json.dumps(result))
-        """
-    )
-    with tempfile.TemporaryDirectory() as home:
-        shutil.copyfile(MODEL_FILE, Path(home) / "u2netp.onnx")
-        env = {**os.environ, "U2NET_HOME": home}
-        done = subprocess.run(
-            [str(python), "-c", script, json.dumps([str(p) for p in paths]), str(runs)],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-            timeout=1800,
-        )
-    if done.returncode != 0:
-        return f"failed: {done.stderr.strip().splitlines()[-1:]}"
-    timings: dict[str, list[float]] = json.loads(done.stdout.strip().splitlines()[-1])
-    return {Path(path).name: (pair[0], pair[1]) for path, pair in timings.items()}
+    try:
+        return _Rembg(python, home)
+    except (OSError, RuntimeError) as exc:
+        return f"failed to start: {exc}"
 
 
 def _ms(seconds: float) -> str:
@@ -250,20 +267,22 @@ class Row:
     ours: Measured
     plain: Measured
     clear: Measured
+    rembg: Measured | None
 
 
-def _compare(engine: Engine, path: Path, runs: int) -> Row:
+def _compare(engine: Engine, path: Path, runs: int, rembg: _Rembg | None) -> Row:
     data = path.read_bytes()
     reference = engine.remove(data).data  # also the first call: lazy imports, pools
-    measured = _run(
-        [
-            lambda: _cutout(engine, data),
-            lambda: _straightforward(engine, data, False),
-            lambda: _straightforward(engine, data, True),
-        ],
-        runs,
-    )
-    ours, plain, clear = measured
+    calls: list[Pipeline] = [
+        lambda: _cutout(engine, data),
+        lambda: _straightforward(engine, data, False),
+        lambda: _straightforward(engine, data, True),
+    ]
+    if rembg is not None:
+        rembg.remove(path)  # its first call too
+        calls.append(lambda: rembg.remove(path))
+    measured = _run(calls, runs)
+    ours, plain, clear = measured[:3]
     assert ours.output == reference, "the staged pipeline must be Engine.remove's"
     ours_px, clear_px = _pixels(ours.output), _pixels(clear.output)
     alpha_diff = float(np.abs(ours_px[..., 3] - clear_px[..., 3]).mean())
@@ -302,7 +321,8 @@ def _compare(engine: Engine, path: Path, runs: int) -> Row:
         f"plain-c {len(clear.output) / 1e6:.2f}; cutout vs plain-c mean |diff|: alpha "
         f"{alpha_diff:.2f}, colour {colour_diff:.2f} (8-bit levels)"
     )
-    return Row(path.name, width * height / 1e6, ours, plain, clear)
+    peer = measured[3] if rembg is not None else None
+    return Row(path.name, width * height / 1e6, ours, plain, clear, peer)
 
 
 def main() -> None:
@@ -317,8 +337,14 @@ def main() -> None:
     engine.warmup()
     paths = [IMAGES / name for name in args.images]
     print(f"cutout {engine.spec.name} on {engine.device.name}, {args.runs} runs, medians")
-    rows = [_compare(engine, path, args.runs) for path in paths]
-    peer = {} if args.no_rembg else _rembg(paths, args.runs)
+    with tempfile.TemporaryDirectory() as home:
+        rembg = "skipped: --no-rembg" if args.no_rembg else _start_rembg(Path(home))
+        worker = rembg if isinstance(rembg, _Rembg) else None
+        try:
+            rows = [_compare(engine, path, args.runs, worker) for path in paths]
+        finally:
+            if worker is not None:
+                worker.close()
     print("\nsummary: ms per image, bytes in -> PNG bytes out; x = time / cutout's")
     print(
         f"{'photo':<24}{'MP':>5}{'':>3}{'cutout':>8}{'plain':>8}{'x':>6}{'plain-c':>8}{'x':>6}"
@@ -329,20 +355,19 @@ def main() -> None:
             ours = (row.ours.wall, row.ours.cpu)[index]
             plain = (row.plain.wall, row.plain.cpu)[index]
             clear = (row.clear.wall, row.clear.cpu)[index]
-            peer_times = peer.get(row.name) if isinstance(peer, dict) else None
-            rembg = (
-                f"{_ms(peer_times[index])}{peer_times[index] / ours:6.1f}"
-                if peer_times
-                else f"{'-':>8}{'-':>6}"
+            peer = row.rembg
+            peer_time = None if peer is None else (peer.wall, peer.cpu)[index]
+            rembg_cells = (
+                f"{_ms(peer_time)}{peer_time / ours:6.1f}" if peer_time else f"{'-':>8}{'-':>6}"
             )
             label = f"{row.name:<24}{row.megapixels:5.1f}" if index == 0 else " " * 29
             print(
                 f"{label}{kind:>4}{_ms(ours)}{_ms(plain)}{plain / ours:6.1f}{_ms(clear)}"
-                f"{clear / ours:6.1f}{rembg}{_ms(row.ours.not_forward(index))}"
+                f"{clear / ours:6.1f}{rembg_cells}{_ms(row.ours.not_forward(index))}"
                 f"{_ms(row.ours.stages['infer'][index])}"
             )
-    if isinstance(peer, str):
-        print(f"rembg: {peer}")
+    if isinstance(rembg, str):
+        print(f"rembg: {rembg}")
 
 
 if __name__ == "__main__":
