@@ -51,7 +51,9 @@ def test_icc_conversion_in_strips_equals_one_whole_transform() -> None:
         outputMode="RGB",
     )
     assert parallel.strip_bounds(900, rgb.nbytes, threads=8)[1] < 900  # really split
+    before = rgb.copy()
     assert np.array_equal(rgb_to_srgb(rgb, icc), np.asarray(whole))
+    assert np.array_equal(rgb, before)  # the transform ran on copies, not on the input
 
 
 def test_matte_upsampled_in_strips_equals_one_resize_within_one_level() -> None:

@@ -77,13 +77,12 @@ def to_srgb(image: Image.Image, icc: bytes) -> Image.Image:
 def rgb_to_srgb(rgb: npt.NDArray[np.uint8], icc: bytes) -> npt.NDArray[np.uint8]:
     """An H x W x 3 array converted from the ``icc`` profile's space to sRGB, in strips."""
     transform = _transform(icc, "RGB")
-    out = np.empty_like(rgb)
 
-    def convert(first: int, end: int) -> None:
-        strip = ImageCms.applyTransform(Image.fromarray(rgb[first:end]), transform)
-        if strip is None:
-            raise ImageCms.PyCMSError("colour transform returned no image")
-        out[first:end] = np.asarray(strip)
+    def convert(first: int, end: int) -> npt.NDArray[np.uint8]:
+        strip = Image.fromarray(rgb[first:end])
+        ImageCms.applyTransform(strip, transform, inPlace=True)  # no second image
+        converted: npt.NDArray[np.uint8] = np.asarray(strip)
+        return converted
 
-    map_strips(convert, strip_bounds(rgb.shape[0], rgb.nbytes))
-    return out
+    strips = map_strips(convert, strip_bounds(rgb.shape[0], rgb.nbytes))
+    return strips[0] if len(strips) == 1 else np.concatenate(strips)
