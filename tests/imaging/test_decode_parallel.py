@@ -3,12 +3,15 @@ the answer must not depend on how many strips the image was cut into."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import io
 import itertools
 import threading
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image, ImageCms
 from tests.conftest import SHARED_IMAGES
 
@@ -77,3 +80,21 @@ def test_cgroup_quota_caps_the_threads(tmp_path: Path) -> None:
     assert parallel._cgroup_quota(cpu_max) is None
     assert parallel._cgroup_quota(tmp_path / "absent") is None
     assert parallel.workers() >= 1
+
+
+@pytest.mark.parametrize(
+    "module_name",
+    ["decode", "encode", "fast_png", "icc", "parallel", "tensor"],
+)
+def test_all_lists_exactly_the_public_names(module_name: str) -> None:
+    module = importlib.import_module(f"cutout.imaging.{module_name}")
+    exported = set(module.__all__)
+    assert all(hasattr(module, name) for name in exported)
+    defined_here = {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and (inspect.isfunction(value) or inspect.isclass(value))
+        and value.__module__ == module.__name__
+    }
+    assert defined_here <= exported, defined_here - exported
