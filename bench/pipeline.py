@@ -52,7 +52,7 @@ from cutout.engine import STAGES, Engine
 from cutout.imaging.compose import compose
 from cutout.imaging.decode import decode
 from cutout.imaging.encode import encode
-from cutout.imaging.tensor import preprocess, saliency_to_matte
+from cutout.imaging.tensor import preprocess, saliency_to_matte8
 from cutout.models.registry import get_spec
 from cutout.options import RemoveOptions
 
@@ -97,7 +97,7 @@ def _cutout(engine: Engine, data: bytes) -> tuple[bytes, Stages]:
     clock.lap("preprocess")
     saliency = engine.backend.predict(tensor[None])[0]
     clock.lap("infer")
-    matte = saliency_to_matte(saliency, engine.spec, image.width, image.height)
+    matte = saliency_to_matte8(saliency, engine.spec, image.width, image.height)
     clock.lap("postprocess")
     options = RemoveOptions()
     composite = compose(image.rgb, matte, options)

@@ -28,7 +28,7 @@ from cutout.backends.base import DeviceInfo, FloatArray
 from cutout.imaging.compose import Box, compose
 from cutout.imaging.decode import DEFAULT_MAX_PIXELS, DecodedImage, decode
 from cutout.imaging.encode import MEDIA_TYPES, encode
-from cutout.imaging.tensor import preprocess, saliency_to_matte
+from cutout.imaging.tensor import preprocess, saliency_to_matte, saliency_to_matte8
 from cutout.models.registry import ModelSpec, ResizePolicy, get_spec
 from cutout.models.weights import resolve_weights
 from cutout.options import RemoveOptions
@@ -211,7 +211,8 @@ class Engine:
         timings = dict(prepared.timings)
         image = prepared.image
         with _timed(timings, "postprocess"):
-            matte = saliency_to_matte(saliency, self.spec, image.width, image.height)
+            # 8-bit: compose's default path then never converts to float and back
+            matte = saliency_to_matte8(saliency, self.spec, image.width, image.height)
         with _timed(timings, "compose"):
             composite = compose(image.rgb, matte, options)
         with _timed(timings, "encode"):

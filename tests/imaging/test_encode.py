@@ -13,7 +13,7 @@ from PIL import Image
 
 from cutout.imaging.compose import Composite
 from cutout.imaging.encode import encode, flatten, png_bytes
-from cutout.imaging.fast_png import _adler32_combine, encode_png
+from cutout.imaging.fast_png import _adler32_combine, clear_transparent, encode_png
 
 
 def _photo_like(height: int, width: int, channels: int, seed: int = 3) -> np.ndarray:
@@ -201,3 +201,16 @@ def test_a_mask_encodes_to_every_format() -> None:
                 assert image.size == (40, 24)
                 grey = np.asarray(image.convert("L")).astype(int)
             assert np.abs(grey - mask).mean() < 12
+
+
+def test_clear_transparent_zeroes_exactly_the_pixels_with_alpha_zero() -> None:
+    rng = np.random.default_rng(11)
+    rgba = rng.integers(0, 256, (37, 53, 4), dtype=np.uint8)
+    rgba[..., 3] = rng.choice(np.asarray([0, 1, 128, 255], np.uint8), (37, 53))
+    cleared = clear_transparent(rgba)
+    expected = np.where(rgba[..., 3:4] == 0, np.uint8(0), rgba)
+    assert cleared.shape == rgba.shape and cleared.dtype == np.uint8
+    assert np.array_equal(cleared, expected)
+    assert np.array_equal(clear_transparent(rgba[:, ::2]), expected[:, ::2])  # strided input
+    with pytest.raises(ValueError, match="H x W x 4"):
+        clear_transparent(rgba[..., :3])

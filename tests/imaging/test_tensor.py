@@ -7,7 +7,7 @@ from PIL import Image
 from tests.conftest import SHARED_IMAGES
 
 from cutout.imaging.decode import decode
-from cutout.imaging.tensor import input_shape, preprocess, saliency_to_matte
+from cutout.imaging.tensor import input_shape, preprocess, saliency_to_matte, saliency_to_matte8
 from cutout.models.registry import get_spec
 
 U2NETP = get_spec("u2netp")
@@ -61,3 +61,13 @@ def test_dynamic_input_shape_is_capped_and_rounded() -> None:
     assert height % 32 == 0 and width % 32 == 0
     assert min(height, width) <= spec.dynamic_max_side + 32
     assert input_shape(U2NETP, 3492, 2328) == (320, 320)
+
+
+def test_eight_bit_matte_is_the_float_matte_in_levels() -> None:
+    saliency = np.random.default_rng(3).random((320, 320), dtype=np.float32)
+    # 2000 x 1500: large enough to be upsampled in several strips
+    matte8 = saliency_to_matte8(saliency, U2NETP, 2000, 1500)
+    matte = saliency_to_matte(saliency, U2NETP, 2000, 1500)
+    assert matte8.dtype == np.uint8 and matte8.shape == (1500, 2000)
+    assert np.array_equal(np.multiply(matte8, np.float32(1 / 255), dtype=np.float32), matte)
+    assert matte8.min() == 0 and matte8.max() == 255

@@ -17,9 +17,10 @@ from PIL import Image
 from cutout.imaging.parallel import map_strips, strip_bounds
 from cutout.models.registry import ModelSpec
 
-__all__ = ["input_shape", "preprocess", "saliency_to_matte"]
+__all__ = ["input_shape", "preprocess", "saliency_to_matte", "saliency_to_matte8"]
 
 FloatArray = npt.NDArray[np.float32]
+ByteArray = npt.NDArray[np.uint8]
 
 _PIL_FILTERS = {"bilinear": Image.Resampling.BILINEAR, "lanczos": Image.Resampling.LANCZOS}
 # box-reduce by an integer factor while the image stays at least this many times the target
@@ -54,25 +55,52 @@ def preprocess(rgb: npt.NDArray[np.uint8], spec: ModelSpec) -> FloatArray:
 
 def saliency_to_matte(saliency: FloatArray, spec: ModelSpec, width: int, height: int) -> FloatArray:
     """h x w saliency -> H x W matte in [0, 1]: per-image min-max, then upsampling."""
-    low, high = float(saliency.min()), float(saliency.max())
-    normalised = (saliency - low) / (high - low + 1e-8)
     if spec.upsample == "bilinear_align_corners":
-        return _resize_align_corners(normalised.astype(np.float32), width, height)
+        return _resize_align_corners(_min_max(saliency), width, height)
+    matte8 = saliency_to_matte8(saliency, spec, width, height)
+    matte: FloatArray = np.empty((height, width), np.float32)
+
+    def scale(first: int, end: int) -> None:
+        # one pass, no float64 temporary (3x faster than astype + divide on 8 MP)
+        np.multiply(matte8[first:end], np.float32(1.0 / 255.0), out=matte[first:end])
+
+    map_strips(scale, strip_bounds(height, matte.nbytes))
+    return matte
+
+
+def saliency_to_matte8(saliency: FloatArray, spec: ModelSpec, width: int, height: int) -> ByteArray:
+    """The matte of :func:`saliency_to_matte` as H x W uint8 (0-255), without floats.
+
+    For Pillow-upsampled specs this is the resampler's own output (``saliency_to_matte``
+    is it times 1/255), so compose's default path never leaves 8 bits.
+    """
+    normalised = _min_max(saliency)
+    if spec.upsample == "bilinear_align_corners":
+        matte = _resize_align_corners(normalised, width, height)
+        quantised: ByteArray = np.clip(matte * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return quantised
     resample = _PIL_FILTERS["lanczos" if spec.upsample == "lanczos" else "bilinear"]
     # uint8 like the reference recipe (and 8-bit resampling is Pillow's fastest path)
     small = Image.fromarray((normalised * 255).astype(np.uint8))
-    matte: FloatArray = np.empty((height, width), np.float32)
-    scale = small.height / height
+    out: ByteArray = np.empty((height, width), np.uint8)
+    ratio = small.height / height
 
     def upsample(first: int, end: int) -> None:
         # each strip resamples its own rows (Pillow's ``box``), on its own core
-        box = (0.0, first * scale, float(small.width), end * scale)
+        box = (0.0, first * ratio, float(small.width), end * ratio)
         strip = small.resize((width, end - first), resample, box=box)
-        # one pass, no float64 temporary (3x faster than astype + divide on 8 MP)
-        np.multiply(np.asarray(strip), np.float32(1.0 / 255.0), out=matte[first:end])
+        out[first:end] = np.asarray(strip)
 
-    map_strips(upsample, strip_bounds(height, matte.nbytes))
-    return matte
+    # as many strips as for a float32 matte: seams move a rare pixel by one level, so
+    # the split must not depend on the output's type (saliency_to_matte is this / 255)
+    map_strips(upsample, strip_bounds(height, out.nbytes * 4))
+    return out
+
+
+def _min_max(saliency: FloatArray) -> FloatArray:
+    low, high = float(saliency.min()), float(saliency.max())
+    normalised: FloatArray = ((saliency - low) / (high - low + 1e-8)).astype(np.float32)
+    return normalised
 
 
 def _resize_align_corners(array: FloatArray, width: int, height: int) -> FloatArray:
