@@ -16,7 +16,7 @@ from PIL import Image, ImageCms
 from tests.conftest import SHARED_IMAGES
 
 from cutout.imaging import parallel
-from cutout.imaging.icc import rgb_to_srgb
+from cutout.imaging.icc import rgb_to_srgb, rgbx_to_srgb
 from cutout.imaging.tensor import saliency_to_matte
 from cutout.models.registry import get_spec
 
@@ -57,6 +57,19 @@ def test_icc_conversion_in_strips_equals_one_whole_transform() -> None:
     before = rgb.copy()
     assert np.array_equal(rgb_to_srgb(rgb, icc), np.asarray(whole))
     assert np.array_equal(rgb, before)  # the transform ran on copies, not on the input
+
+
+def test_icc_conversion_of_rgbx_in_place_equals_the_rgb_conversion() -> None:
+    with Image.open(SHARED_IMAGES / "aeroplane.jpg") as opened:
+        icc = opened.info["icc_profile"]
+        rgb = np.asarray(opened.convert("RGB").crop((0, 0, 1600, 900)))
+    rgbx = np.dstack([rgb, np.full(rgb.shape[:2], 7, np.uint8)])
+    converted = rgbx_to_srgb(rgbx, icc)
+    assert converted.shape == rgb.shape and converted.flags["C_CONTIGUOUS"]
+    assert np.array_equal(converted, rgb_to_srgb(rgb, icc))
+    assert not np.array_equal(converted, rgb)  # Adobe RGB really changed colour
+    with pytest.raises(ValueError, match="H x W x 4"):
+        rgbx_to_srgb(rgb, icc)
 
 
 def test_matte_upsampled_in_strips_equals_one_resize_within_one_level() -> None:

@@ -26,7 +26,7 @@ import numpy.typing as npt
 from PIL import Image, ImageCms
 
 from cutout.errors import DecodeError, ImageTooLargeError, UnsupportedFormatError
-from cutout.imaging.icc import is_srgb_profile, rgb_to_srgb, to_srgb
+from cutout.imaging.icc import is_srgb_profile, rgb_to_srgb, rgbx_to_srgb, to_srgb
 
 __all__ = ["DEFAULT_MAX_PIXELS", "DecodedImage", "decode", "read_source"]
 
@@ -230,12 +230,22 @@ def _fast_jpeg(data: bytes, image: Image.Image) -> ByteArray | None:
         return None
     import simplejpeg
 
+    icc = image.info.get("icc_profile")
+    profile: bytes | None = icc if icc and not is_srgb_profile(icc) else None
     try:
-        rgb: ByteArray = simplejpeg.decode_jpeg(data, colorspace="RGB")
+        # with a profile to apply, decode into Pillow's 4-byte layout: the colour
+        # transform then runs in place on this very buffer (rgbx_to_srgb)
+        pixels: ByteArray = simplejpeg.decode_jpeg(
+            data, colorspace="RGB" if profile is None else "RGBX"
+        )
     except ValueError:
         return None  # let Pillow decide (and word the error) for anything odd
-    icc = image.info.get("icc_profile")
-    return _icc_rgb(rgb, icc) if icc and not is_srgb_profile(icc) else rgb
+    if profile is None:
+        return pixels
+    with contextlib.suppress(OSError, ImageCms.PyCMSError):
+        return rgbx_to_srgb(pixels, profile)
+    # a broken profile: the pixels are usable as they are
+    return np.ascontiguousarray(pixels[..., :3])
 
 
 def decode(source: bytes | Path | str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:

@@ -21,7 +21,7 @@ from PIL import Image, ImageCms
 
 from cutout.imaging.parallel import map_strips, strip_bounds
 
-__all__ = ["is_srgb_profile", "rgb_to_srgb", "to_srgb"]
+__all__ = ["is_srgb_profile", "rgb_to_srgb", "rgbx_to_srgb", "to_srgb"]
 
 _CACHE_SIZE = 16
 _cache: OrderedDict[tuple[str, str], ImageCms.ImageCmsTransform] = OrderedDict()
@@ -42,6 +42,7 @@ def is_srgb_profile(icc: bytes) -> bool:
 
 
 def _transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform:
+    # RGBX is Pillow's RGB with its padding byte named: the same 4-byte layout for lcms
     key = (hashlib.sha1(icc, usedforsecurity=False).hexdigest(), mode)
     with _cache_lock:
         cached = _cache.get(key)
@@ -52,7 +53,7 @@ def _transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform:
         _profile(icc),
         ImageCms.createProfile("sRGB"),
         mode,
-        "RGB",
+        "RGBX" if mode == "RGBX" else "RGB",
         renderingIntent=ImageCms.Intent.PERCEPTUAL,
     )
     with _cache_lock:
@@ -85,4 +86,31 @@ def rgb_to_srgb(rgb: npt.NDArray[np.uint8], icc: bytes) -> npt.NDArray[np.uint8]
         return converted
 
     strips = map_strips(convert, strip_bounds(rgb.shape[0], rgb.nbytes))
+    return strips[0] if len(strips) == 1 else np.concatenate(strips)
+
+
+def rgbx_to_srgb(rgbx: npt.NDArray[np.uint8], icc: bytes) -> npt.NDArray[np.uint8]:
+    """H x W x 4 (RGB + padding, as libjpeg-turbo's RGBX output) -> sRGB H x W x 3.
+
+    Pillow keeps RGB pixels in 4 bytes, so an RGBX array is an image Pillow can wrap
+    without a copy: each strip is transformed in place, then packed to RGB by Pillow's
+    raw encoder. From an RGB array (:func:`rgb_to_srgb`) the strip is first unpacked into
+    Pillow's layout and the strips joined at the end: two copies of the image more (on
+    8 MP about 40 ms CPU of 200 here). ``rgbx`` is overwritten; the pixels are identical.
+    The result may be read-only (it views Pillow's bytes when there is one strip).
+    """
+    if rgbx.dtype != np.uint8 or rgbx.ndim != 3 or rgbx.shape[2] != 4:
+        raise ValueError(f"rgbx_to_srgb takes H x W x 4 uint8, not {rgbx.shape}")
+    transform = _transform(icc, "RGBX")  # raises before any pixel is touched
+    rgbx = np.ascontiguousarray(rgbx)
+    height, width = rgbx.shape[:2]
+
+    def convert(first: int, end: int) -> npt.NDArray[np.uint8]:
+        strip = Image.frombuffer("RGBX", (width, end - first), rgbx[first:end], "raw", "RGBX", 0, 1)
+        strip.readonly = False  # frombuffer maps the writable array: transform in place
+        transform.apply(strip, strip)
+        packed = np.frombuffer(strip.tobytes("raw", "RGB"), np.uint8)
+        return packed.reshape(end - first, width, 3)
+
+    strips = map_strips(convert, strip_bounds(height, height * width * 3))
     return strips[0] if len(strips) == 1 else np.concatenate(strips)
