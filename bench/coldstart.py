@@ -46,6 +46,26 @@ PHOTO = REPO / "examples" / "animal-1.jpg"
 class ColdStart:
     health: float
     first_result: float
+    # cutout only (from /model-info and Server-Timing), seconds; NaN when unknown
+    load: float = float("nan")
+    warmup: float = float("nan")
+    first_infer: float = float("nan")
+
+
+def _server_breakdown(
+    client: httpx.Client, base_url: str, response: httpx.Response
+) -> dict[str, float]:
+    """load / warm-up (from /model-info) and the first request's infer (Server-Timing)."""
+    found: dict[str, float] = {}
+    for part in response.headers.get("server-timing", "").split(","):
+        name, _, duration = part.strip().partition(";dur=")
+        if name == "infer" and duration:
+            found["first_infer"] = float(duration) / 1000
+    info = client.get(f"{base_url}/model-info")
+    if info.status_code == 200 and "load_seconds" in info.json():
+        found["load"] = float(info.json()["load_seconds"])
+        found["warmup"] = float(info.json()["warmup_seconds"])
+    return found
 
 
 def measure(
@@ -57,35 +77,40 @@ def measure(
 ) -> ColdStart:
     """Spawn ``command``; time the first /health answer and the first 200 from ``post``."""
     base_url = f"http://127.0.0.1:{port}"
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, **(env or {})},
-    )
-    health: float | None = None
-    try:
-        with httpx.Client(timeout=60.0) as client:
-            while time.perf_counter() - started < timeout:
-                if process.poll() is not None:
-                    _, err = process.communicate()
-                    tail = err.decode(errors="replace")[-2000:]
-                    raise RuntimeError(f"{command[0]} exited with {process.returncode}:\n{tail}")
-                try:
-                    if health is None:
-                        client.get(f"{base_url}/health")
-                        health = time.perf_counter() - started
-                    response = post(client, base_url)
-                except httpx.TransportError:
-                    time.sleep(0.01)
-                    continue
-                if response.status_code == 200 and response.content:
-                    return ColdStart(health, time.perf_counter() - started)
-                time.sleep(0.02)
-        raise RuntimeError(f"no successful response within {timeout:.0f} s")
-    finally:
-        stop(process)
+    # the server's log goes to a file: a pipe nobody reads fills up (64 KiB of 503 lines
+    # while a slow model loads) and then blocks the server
+    with tempfile.TemporaryFile() as log:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+        health: float | None = None
+        try:
+            with httpx.Client(timeout=60.0) as client:
+                while time.perf_counter() - started < timeout:
+                    if process.poll() is not None:
+                        log.seek(0)
+                        tail = log.read().decode(errors="replace")[-2000:]
+                        raise RuntimeError(
+                            f"{command[0]} exited with {process.returncode}:\n{tail}"
+                        )
+                    try:
+                        if health is None:
+                            client.get(f"{base_url}/health")
+                            health = time.perf_counter() - started
+                        response = post(client, base_url)
+                    except httpx.TransportError:
+                        time.sleep(0.01)
+                        continue
+                    if response.status_code == 200 and response.content:
+                        elapsed = time.perf_counter() - started
+                        return ColdStart(
+                            health, elapsed, **_server_breakdown(client, base_url, response)
+                        )
+                    time.sleep(0.02)
+            raise RuntimeError(f"no successful response within {timeout:.0f} s")
+        finally:
+            stop(process)
 
 
 def post_cutout(client: httpx.Client, base_url: str) -> httpx.Response:
@@ -109,15 +134,20 @@ def synthetic_inspyrenet(directory: Path) -> Path | None:
     return target
 
 
+_BREAKDOWN = ("load", "warmup", "first_infer")
+
+
 def summarise(name: str, runs: Sequence[ColdStart], goal: float | None) -> str:
     health = statistics.median(run.health for run in runs)
     first = statistics.median(run.first_result for run in runs)
     spread = ", ".join(f"{run.first_result:.2f}" for run in runs)
+    parts = [statistics.median(getattr(run, key) for run in runs) for key in _BREAKDOWN]
+    breakdown = " | ".join("-" if part != part else f"{part:.2f}" for part in parts)
     verdict = "-" if goal is None else ("yes" if first < goal else "NO")
     goal_text = "-" if goal is None else f"< {goal:.0f} s"
     return (
-        f"| {name} | {len(runs)} | {health:.2f} | {first:.2f} | {spread} | {goal_text} | "
-        f"{verdict} |"
+        f"| {name} | {len(runs)} | {health:.2f} | {breakdown} | {first:.2f} | {spread} | "
+        f"{goal_text} | {verdict} |"
     )
 
 
@@ -174,8 +204,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows.append(summarise(name, runs, goal))
 
     print()
-    print("| server | runs | /health s | first /v1/remove s (median) | runs s | goal | met |")
-    print("| --- | ---: | ---: | ---: | --- | --- | --- |")
+    print(
+        "| server | runs | /health s | model load s | warm-up s | first infer s "
+        "| first result s (median) | runs s | goal | met |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |")
     print("\n".join(rows))
     return 0
 
