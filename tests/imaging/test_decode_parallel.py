@@ -72,6 +72,30 @@ def test_icc_conversion_of_rgbx_in_place_equals_the_rgb_conversion() -> None:
         rgbx_to_srgb(rgb, icc)
 
 
+def test_icc_lookup_table_gives_exactly_the_lcms_pixels(monkeypatch: pytest.MonkeyPatch) -> None:
+    from collections import OrderedDict
+
+    from cutout.imaging import icc as icc_module
+
+    monkeypatch.setattr(icc_module, "_luts", OrderedDict())
+    monkeypatch.setattr(icc_module, "_converted", OrderedDict())
+    with Image.open(SHARED_IMAGES / "aeroplane.jpg") as opened:
+        icc = opened.info["icc_profile"]
+        rgb = np.asarray(opened.convert("RGB").crop((0, 0, 640, 360)))
+    rgbx = np.dstack([rgb, np.zeros(rgb.shape[:2], np.uint8)])
+    expected = rgb_to_srgb(rgb, icc)
+    monkeypatch.setattr(icc_module, "LUT_AFTER_PIXELS", 2 * rgb.shape[0] * rgb.shape[1])
+    assert np.array_equal(rgbx_to_srgb(rgbx.copy(), icc), expected)
+    assert not icc_module._luts  # one image's worth of pixels: not earned yet
+    assert np.array_equal(rgbx_to_srgb(rgbx.copy(), icc), expected)  # built by this call
+    assert len(icc_module._luts) == 1
+    assert np.array_equal(rgbx_to_srgb(rgbx.copy(), icc), expected)  # looked up
+    # a quarter of a million colours beyond the photo's (B 0-3): the table is lcms's answer
+    everything = np.arange(1 << 24, dtype="<u4").view(np.uint8).reshape(4096, 4096, 4)
+    looked_up = rgbx_to_srgb(everything[:64].copy(), icc)
+    assert np.array_equal(looked_up, rgb_to_srgb(np.ascontiguousarray(everything[:64, :, :3]), icc))
+
+
 def test_matte_upsampled_in_strips_equals_one_resize_within_one_level() -> None:
     rng = np.random.default_rng(0)
     saliency = rng.random((320, 320)).astype(np.float32)
