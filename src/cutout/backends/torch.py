@@ -112,6 +112,7 @@ class TorchBackend:
         self.network: torch.nn.Module | None = None
         self._session: Any = None  # ONNX Runtime session for the CPU forward
         self._loaded = False
+        self._graph_failed = False
         self.max_batch = spec.max_batch
         self._torch_device = torch.device("cpu")
         self._autocast: torch.dtype | None = None
@@ -139,10 +140,14 @@ class TorchBackend:
                 self._sha256 = verify_file(self.spec, self.weights)
             else:
                 self._sha256 = file_digest(self.weights)
-            network = load_network(self.weights, self.spec.input_size)
             target = select_device(self.requested_device, self.probe)
-            self.network = network
             self._loaded = True
+            if target == "cpu" and self.spec.resize == "static" and self._open_graph(False):
+                # the cached graph is all a static-size CPU model needs: skip torch's copy
+                self._device = self._cpu_info()
+                self._torch_device = torch.device("cpu")
+                return
+            self.network = load_network(self.weights, self.spec.input_size)
             if target != "cpu":
                 try:
                     self._place(target)
@@ -157,6 +162,7 @@ class TorchBackend:
             self.network = None
             self._session = None
             self._loaded = False
+            self._graph_failed = False
             if on_cuda:
                 torch.cuda.empty_cache()
 
@@ -263,30 +269,43 @@ class TorchBackend:
             )
         else:
             self.network = self.network.to(device)
-            torch.set_num_threads(self.threads)
             self._autocast = torch.bfloat16 if self.cpu_precision == "bfloat16" else None
-            info = DeviceInfo(
-                kind="cpu",
-                name=f"CPU (torch {torch.__version__})",
-                precision=self.cpu_precision,
-                threads=self.threads,
-                providers=("torch",),
-            )
+            if self._open_graph(self.cpu_runtime == "onnxruntime") and self.spec.resize == "static":
+                self.network = None  # every input is the graph's size: free torch's copy
+            info = self._cpu_info()
         info.fallbacks = fallbacks
         self._torch_device = device
         self._device = info
-        if device.type == "cpu":
-            self._use_onnx_runtime()
 
-    def _use_onnx_runtime(self) -> None:
-        """On the CPU, switch the forward to the exported graph when policy allows."""
-        if self.cpu_runtime == "torch" or self.cpu_precision != "float32":
-            return
+    def _cpu_info(self) -> DeviceInfo:
+        torch.set_num_threads(self.threads)
+        info = DeviceInfo(
+            kind="cpu",
+            name=f"CPU (torch {torch.__version__})",
+            precision=self.cpu_precision,
+            threads=self.threads,
+            providers=("torch",),
+            fallbacks=self._device.fallbacks,
+        )
+        if self._session is not None:
+            import onnxruntime as ort
+
+            info.name = f"CPU (onnxruntime {ort.__version__}, exported graph)"
+            info.providers = tuple(self._session.get_providers())
+        return info
+
+    def _open_graph(self, export: bool) -> bool:
+        """Open the cached ONNX graph of these weights for the CPU forward, if policy
+        allows (exporting it first when ``export``); False when torch should run."""
+        if self._session is not None:
+            return True
+        if self.cpu_runtime == "torch" or self.cpu_precision != "float32" or self._graph_failed:
+            return False
         assert self._sha256 is not None
         path = onnx_cache_path(self.spec, self._sha256, self.home)
         if not path.is_file():
-            if self.cpu_runtime != "onnxruntime":
-                return
+            if not export:
+                return False
             export_onnx(self.spec, self.weights, path)
         import onnxruntime as ort
 
@@ -300,13 +319,11 @@ class TorchBackend:
                 str(path), sess_options=options, providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # a corrupt cached graph must not stop the model
+            self._graph_failed = True
             self._fallback(f"exported graph {path.name} unusable ({_short(exc)}) -> torch")
-            return
+            return False
         self._session = session
-        self._device.name = f"CPU (onnxruntime {ort.__version__}, exported graph)"
-        self._device.providers = tuple(session.get_providers())
-        if self.spec.resize == "static":
-            self.network = None  # every input is the graph's size: free the torch copy
+        return True
 
     def _fallback(self, line: str) -> None:
         self._device.fallbacks.append(line)
