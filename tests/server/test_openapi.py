@@ -98,7 +98,7 @@ def served_operations(routes: Sequence[BaseRoute], prefix: str = "") -> Iterator
                 inner.routes, prefix + (getattr(context, "prefix", "") or "")
             )
         elif isinstance(route, APIRoute) and route.include_in_schema:
-            for method in route.methods:
+            for method in route.methods or ():
                 yield method.lower(), prefix + route.path
 
 

@@ -55,7 +55,9 @@ def open_image(data: bytes) -> Image.Image:
 def reference_mask(engine: Engine, path: Path, size: tuple[int, int]) -> np.ndarray:
     """cutout's own matte of ``path``, at ``size``, thresholded."""
     matte = engine.matte(path)
-    resized = Image.fromarray((matte * 255).astype(np.uint8)).resize(size, Image.BILINEAR)
+    resized = Image.fromarray((matte * 255).astype(np.uint8)).resize(
+        size, Image.Resampling.BILINEAR
+    )
     return np.asarray(resized) > 127
 
 

@@ -121,7 +121,12 @@ def test_page_is_self_contained_and_labelled(browser: Any, live_url: str) -> Non
     requested: list[str] = []
     console_errors: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
-    page.on("console", lambda msg: msg.type == "error" and console_errors.append(msg.text))
+
+    def on_console(message: Any) -> None:
+        if message.type == "error":
+            console_errors.append(message.text)
+
+    page.on("console", on_console)
     response = page.goto(f"{live_url}/")
     assert response is not None and response.status == 200
     page.wait_for_load_state("networkidle")
