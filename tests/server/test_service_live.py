@@ -206,6 +206,29 @@ def test_requests_past_their_deadline_get_504_and_never_run() -> None:
         assert _metric(metrics, 'cutout_rejected_total{reason="deadline"}') >= 2
 
 
+def test_overload_is_refused_at_admission_not_left_to_expire() -> None:
+    """More queued work than the deadline allows: 503 at once, not 504 after waiting."""
+    env = {
+        "CUTOUT_TESTING_FAKE_DELAY_S": "0.3",
+        "CUTOUT_REQUEST_TIMEOUT_S": "3",
+        "CUTOUT_MAX_BATCH": "1",
+        "CUTOUT_QUEUE_SIZE": "64",
+    }
+    with live_server(env=env) as server:
+        data = _png((200, 150))
+        asyncio.run(_burst(server.url, 1, data))  # one forward measures the service time
+        responses = asyncio.run(_burst(server.url, 24, data))
+        statuses = [response.status_code for response in responses]
+        # 24 x 0.3 s = 7.2 s of work cannot fit in 3 s: the excess is refused up front
+        assert statuses.count(504) == 0, statuses
+        assert set(statuses) <= {200, 503}, statuses
+        assert statuses.count(200) >= 3
+        assert statuses.count(503) >= 8
+        refused = [response for response in responses if response.status_code == 503]
+        assert all(int(response.headers["retry-after"]) >= 1 for response in refused)
+        assert {_code(response) for response in refused} == {"overloaded"}
+
+
 def test_concurrent_requests_are_batched_on_u2netp() -> None:
     env = {"CUTOUT_BATCH_WAIT_MS": "50", "CUTOUT_MAX_BATCH": "8", "CUTOUT_DEVICE": "cpu"}
     with live_server(env=env) as server:

@@ -88,6 +88,9 @@ class Batcher:
         self._thread: threading.Thread | None = None
         self._running = 0
         self.expired = 0
+        # moving average of forward seconds per image: the server's service rate, used to
+        # refuse at admission the requests that could only wait past their deadline
+        self.seconds_per_image: float | None = None
 
     @property
     def depth(self) -> int:
@@ -126,6 +129,10 @@ class Batcher:
             # the client went away: the worker skips the job, freeing its place
             job.cancelled = True
             raise
+
+    def _observe(self, seconds: float) -> None:
+        previous = self.seconds_per_image
+        self.seconds_per_image = seconds if previous is None else 0.7 * previous + 0.3 * seconds
 
     # -- worker thread -----------------------------------------------------------------
     def _collect(self, first: _Job) -> tuple[list[_Job], bool]:
@@ -170,6 +177,7 @@ class Batcher:
             if not live:
                 continue
             self._running = len(live)
+            began = time.monotonic()
             try:
                 results = self.engine.infer([job.prepared for job in live])
             except CutoutError as exc:
@@ -186,6 +194,7 @@ class Batcher:
             else:
                 for job, result in zip(live, results, strict=True):
                     _settle(job, result, None)
+                self._observe((time.monotonic() - began) / len(live))
                 if self._on_batch is not None:
                     self._on_batch(len(live))
             finally:

@@ -13,6 +13,7 @@ with ``Retry-After`` before its body is read.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -54,11 +55,25 @@ Charger = Callable[[float], None]
 
 @dataclass
 class Admission:
-    """A counter of image requests inside the server, bounded by ``limit``."""
+    """A counter of image requests inside the server, bounded by ``limit``.
+
+    With ``seconds_per_image`` (the measured service time) and ``budget_s`` (the request
+    timeout), a request that would queue behind more work than it could wait for is
+    refused at once with 503 + Retry-After, instead of being accepted only to expire with
+    504 just before its turn (which, in a FIFO queue under overload, is every request).
+    """
 
     limit: int
     on_reject: Callable[[], None] | None = None
     active: int = 0
+    seconds_per_image: Callable[[], float | None] | None = None
+    budget_s: float | None = None
+
+    def _expected_wait(self) -> float | None:
+        per_image = self.seconds_per_image() if self.seconds_per_image is not None else None
+        if per_image is None:
+            return None
+        return (self.active + 1) * per_image
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -67,6 +82,16 @@ class Admission:
                 self.on_reject()
             raise OverloadedError(
                 f"the server is busy ({self.active} requests in progress), retry shortly"
+            )
+        wait = self._expected_wait()
+        if wait is not None and self.budget_s is not None and wait > 0.9 * self.budget_s:
+            if self.on_reject is not None:
+                self.on_reject()
+            backlog = wait - 0.9 * self.budget_s
+            raise OverloadedError(
+                f"the server is busy: about {wait:.0f} s of work is queued, more than the "
+                f"{self.budget_s:.0f} s a request may wait; retry shortly",
+                retry_after_s=max(1, math.ceil(backlog)),
             )
         self.active += 1
         try:
@@ -103,6 +128,8 @@ class ServerState:
             on_batch=self.metrics.batch_size.observe,
             on_fatal=lambda exc: self.loader.fail(exc.message),
         )
+        self.admission.seconds_per_image = lambda: self.batcher.seconds_per_image
+        self.admission.budget_s = settings.request_timeout_s
         workers = settings.workers or max(2, os.cpu_count() or 1)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cutout-io")
 
