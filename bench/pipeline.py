@@ -24,6 +24,9 @@ each alike. "Equal output" is checked, not assumed: both PNGs are decoded and co
 other work shares the machine; run with more ``--runs`` for steadier medians. "CPU
 total" is this process's CPU time (every thread, the model's included): steadier under
 load, and an upper bound for cutout's wall time on an idle machine with spare cores.
+cutout's decode of an ICC-tagged photo gets faster once the profile has converted 2**24
+pixels (it then keeps the profile's lookup table, see ``cutout.imaging.icc``): on the
+8 MP aeroplane.jpg that is from the second timed run on, so the medians are warm.
 
     .venv/bin/python bench/pipeline.py                      # 5 photos, 5 runs each
     .venv/bin/python bench/pipeline.py --runs 3 --images aeroplane.jpg
