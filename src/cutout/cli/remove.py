@@ -41,6 +41,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     model.add_argument(
         "--weights", type=Path, metavar="PATH", help="weights file (or CUTOUT_WEIGHTS)"
     )
+    model.add_argument(
+        "--quality",
+        choices=("auto", "best", "fast"),
+        help="InSPyReNet for the hardware when no --model: auto = base on a GPU, fast on CPU",
+    )
     model.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: auto")
     model.add_argument(
         "--resize", choices=("static", "dynamic"), help="model input size policy (default: model's)"
@@ -142,6 +147,7 @@ def _execute(
     if todo:
         settings = load_settings(
             model=args.model,
+            quality=args.quality,
             weights=args.weights,
             device=args.device,
             resize=args.resize,

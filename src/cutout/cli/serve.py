@@ -23,6 +23,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--port", type=int, help="port (default $PORT, else 8000)")
     parser.add_argument("--model", help="model name (default u2netp, embedded)")
     parser.add_argument("--weights", type=Path, help="weights file for the model")
+    parser.add_argument(
+        "--quality",
+        choices=("auto", "best", "fast"),
+        help="InSPyReNet for the hardware when no --model: auto = base on a GPU, fast on CPU",
+    )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
     parser.add_argument("--threads", type=int, help="intra-op threads for the model")
     parser.add_argument("--max-batch", type=int, help="images per batched forward (default 8)")
@@ -65,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         model=args.model,
+        quality=args.quality,
         weights=args.weights,
         device=args.device,
         threads=args.threads,
