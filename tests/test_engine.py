@@ -120,3 +120,25 @@ def test_one_call_remove_returns_png_bytes() -> None:
     pixels = np.asarray(image)
     assert pixels.min() == 0
     assert pixels.max() == 255
+
+
+def test_engine_from_settings_carries_every_model_setting(tmp_path: Path) -> None:
+    from cutout.config import load_settings
+
+    weights = tmp_path / "ckpt.pth"
+    settings = load_settings(
+        model="inspyrenet-fast",
+        weights=weights,
+        device="cpu",
+        threads=1,
+        resize="dynamic",
+        max_megapixels=2,
+    )
+    engine = Engine.from_settings(settings)
+    assert engine.spec.name == "inspyrenet-fast"
+    assert engine.spec.resize == "dynamic"
+    assert engine.weights == weights
+    assert engine.device_policy == "cpu"
+    assert engine.threads == 1
+    assert engine.max_pixels == 2_000_000
+    assert not engine.loaded

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,6 +33,9 @@ from cutout.imaging.tensor import preprocess, saliency_to_matte, saliency_to_mat
 from cutout.models.registry import ModelSpec, ResizePolicy, get_spec
 from cutout.models.weights import resolve_weights
 from cutout.options import RemoveOptions
+
+if TYPE_CHECKING:
+    from cutout.config import Settings
 
 __all__ = ["STAGES", "Engine", "EngineStats", "Prepared", "RemoveResult"]
 
@@ -111,6 +115,18 @@ class Engine:
         self._load_lock = threading.Lock()
         self._stats_lock = threading.Lock()
         self._loaded = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Engine:
+        """The engine ``settings`` describe (model, weights, device, threads, resize, limit)."""
+        return cls(
+            settings.model,
+            weights=settings.weights,
+            device=settings.device,
+            threads=settings.threads,
+            resize=settings.resize,
+            max_pixels=settings.max_pixels,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------
     @property

@@ -153,14 +153,7 @@ def _execute(
             resize=args.resize,
             max_megapixels=args.max_megapixels,
         )
-        engine = Engine(
-            settings.model,
-            weights=settings.weights,
-            device=settings.device,
-            threads=settings.threads,
-            resize=settings.resize,
-            max_pixels=settings.max_pixels,
-        )
+        engine = Engine.from_settings(settings)
         try:
             engine.load()  # a missing model fails once, before any file is read
             run_jobs(engine, todo, options, report, debug=args.debug)

@@ -41,14 +41,7 @@ def build_engine(settings: Settings) -> Engine:
     if settings.testing_fake_delay_s is not None:
         backend = FakeBackend(delay_s=settings.testing_fake_delay_s)
         return Engine(backend.spec, backend=backend, max_pixels=settings.max_pixels)
-    return Engine(
-        settings.model,
-        weights=settings.weights,
-        device=settings.device,
-        threads=settings.threads,
-        resize=settings.resize,
-        max_pixels=settings.max_pixels,
-    )
+    return Engine.from_settings(settings)
 
 
 def _include_optional_routers(app: FastAPI) -> None:
