@@ -18,6 +18,7 @@ model (test only), to hold requests in flight deterministically.
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import socket
@@ -35,8 +36,9 @@ from typing import IO, Literal
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from PIL import Image
 
-__all__ = ["LiveServer", "free_port", "live_server", "serve_in_thread"]
+__all__ = ["LiveServer", "free_port", "live_server", "response_image", "serve_in_thread"]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -160,3 +162,10 @@ def serve_in_thread(app: FastAPI, *, timeout: float = 30.0) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout)
+
+
+def response_image(response: httpx.Response) -> Image.Image:
+    """The image in a response's body, fully decoded."""
+    image = Image.open(io.BytesIO(response.content))
+    image.load()
+    return image

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from collections.abc import Iterator
@@ -10,13 +9,10 @@ from collections.abc import Iterator
 import httpx
 import numpy as np
 import pytest
-from PIL import Image
 
-from tests.conftest import EXAMPLES
 from tests.corpus import EXPECTED_SIZES, all_cases
-from tests.server.live import LiveServer, live_server
+from tests.server.live import LiveServer, live_server, response_image
 
-PHOTO = EXAMPLES / "animal-1.jpg"
 PROJECT = "shop-project"
 REVISION = "cutout-00042-abc"
 
@@ -26,23 +22,6 @@ def server() -> Iterator[LiveServer]:
     env = {"CUTOUT_GCP_PROJECT": PROJECT, "K_REVISION": REVISION, "CUTOUT_DEVICE": "cpu"}
     with live_server(env=env) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def client(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=120) as http:
-        yield http
-
-
-@pytest.fixture(scope="module")
-def photo() -> bytes:
-    return PHOTO.read_bytes()
-
-
-def _image(response: httpx.Response) -> Image.Image:
-    image = Image.open(io.BytesIO(response.content))
-    image.load()
-    return image
 
 
 def _error(response: httpx.Response) -> str:
@@ -94,7 +73,7 @@ def test_remove_raw_body(client: httpx.Client, photo: bytes) -> None:
     response = client.post("/v1/remove", content=photo)
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/png"
-    image = _image(response)
+    image = response_image(response)
     assert image.mode == "RGBA"
     assert image.size == (1000, 667)
     assert (int(response.headers["x-width"]), int(response.headers["x-height"])) == image.size
@@ -125,7 +104,7 @@ def test_remove_multipart_with_options(client: httpx.Client, photo: bytes) -> No
     )
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "image/jpeg"  # the form wins over the query
-    image = _image(response)
+    image = response_image(response)
     assert image.mode == "RGB"
     assert image.size[0] < 1000 and image.size[1] < 667  # cropped to the subject
     assert image.getpixel((0, 0)) == pytest.approx((255, 255, 255), abs=8)
@@ -148,13 +127,13 @@ def test_remove_options(
     response = client.post(f"/v1/remove?{query}", content=photo)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == media_type
-    assert _image(response).mode == mode
+    assert response_image(response).mode == mode
 
 
 def test_canvas_and_zip(client: httpx.Client, photo: bytes) -> None:
     response = client.post("/v1/remove?canvas=300x200&fill=0.5", content=photo)
     assert response.status_code == 200
-    assert _image(response).size == (300, 200)
+    assert response_image(response).size == (300, 200)
     zipped = client.post("/v1/remove?format=zip", content=photo)
     assert zipped.headers["content-type"] == "application/zip"
     assert zipped.content[:2] == b"PK"
@@ -187,7 +166,7 @@ def test_hostile_inputs_are_4xx_and_the_server_stays_up(client: httpx.Client) ->
         if error is None:
             assert response.status_code == 200, (name, response.text)
             if name in EXPECTED_SIZES:
-                assert _image(response).size == EXPECTED_SIZES[name], name
+                assert response_image(response).size == EXPECTED_SIZES[name], name
         else:
             assert response.status_code in (400, 413), name
             assert _error(response) == error.code, name

@@ -12,11 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import EXAMPLES
 from tests.corpus import all_cases, bomb_png, pdf, truncated_jpeg
-from tests.server.live import LiveServer, live_server
+from tests.server.live import LiveServer, live_server, response_image
 
-PHOTO = EXAMPLES / "animal-1.jpg"  # 1000 x 667
 URL = "/v1.0/removebg"
 
 
@@ -24,23 +22,6 @@ URL = "/v1.0/removebg"
 def server() -> Iterator[LiveServer]:
     with live_server(env={"CUTOUT_MAX_UPLOAD_BYTES": str(2 * 1024 * 1024)}) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def client(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=120) as http:
-        yield http
-
-
-@pytest.fixture(scope="module")
-def photo() -> bytes:
-    return PHOTO.read_bytes()
-
-
-def _image(response: httpx.Response) -> Image.Image:
-    image = Image.open(io.BytesIO(response.content))
-    image.load()
-    return image
 
 
 def _code(response: httpx.Response) -> str:
@@ -60,7 +41,7 @@ def test_multipart_upload_defaults(client: httpx.Client, photo: bytes) -> None:
     response = client.post(URL, files={"image_file": ("dog.jpg", photo, "image/jpeg")})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "image/png"  # auto: transparent -> PNG
-    image = _image(response)
+    image = response_image(response)
     assert image.mode == "RGBA" and image.size == (1000, 667)
     assert response.headers["x-width"] == "1000" and response.headers["x-height"] == "667"
     assert response.headers["x-credits-charged"] == "0"
@@ -72,12 +53,12 @@ def test_multipart_upload_defaults(client: httpx.Client, photo: bytes) -> None:
 def test_preview_size_downscales_to_a_quarter_megapixel(client: httpx.Client, photo: bytes) -> None:
     for size in ("preview", "small", "regular"):
         response = client.post(URL, files={"image_file": photo}, data={"size": size})
-        width, height = _image(response).size
+        width, height = response_image(response).size
         assert width * height <= 250_000
         assert width * height > 240_000  # as large as allowed
         assert abs(width / height - 1000 / 667) < 0.01
     full = client.post(URL, files={"image_file": photo}, data={"size": "full"})
-    assert _image(full).size == (1000, 667)
+    assert response_image(full).size == (1000, 667)
 
 
 def test_json_body_with_base64_and_json_answer(client: httpx.Client, photo: bytes) -> None:
@@ -112,7 +93,7 @@ def test_form_urlencoded_base64(client: httpx.Client, photo: bytes) -> None:
     )
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "image/jpeg"  # opaque -> auto picks JPG
-    pixel = _image(response).getpixel((0, 0))
+    pixel = response_image(response).getpixel((0, 0))
     assert pixel == pytest.approx((0x81, 0xD4, 0xFA), abs=6)
 
 
@@ -133,7 +114,7 @@ def test_format_channels_and_background(
     response = client.post(URL, files={"image_file": photo}, data={"size": "preview", **fields})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == media_type
-    assert _image(response).mode == mode
+    assert response_image(response).mode == mode
     if "type" in fields:
         assert response.headers["x-type"] == "animal"
 
@@ -161,8 +142,8 @@ def test_crop_margin_scale_position(client: httpx.Client, photo: bytes) -> None:
     )
     assert cropped.status_code == 200, cropped.text
     box_width = int(cropped.headers["x-foreground-width"])
-    assert _image(cropped).size[0] < 1000
-    assert abs(_image(cropped).size[0] - box_width - 20) <= 2  # 10 px either side
+    assert response_image(cropped).size[0] < 1000
+    assert abs(response_image(cropped).size[0] - box_width - 20) <= 2  # 10 px either side
 
     scaled = client.post(
         URL,
@@ -170,7 +151,7 @@ def test_crop_margin_scale_position(client: httpx.Client, photo: bytes) -> None:
         data={"size": "preview", "scale": "50%", "position": "center"},
     )
     assert scaled.status_code == 200, scaled.text
-    alpha = np.asarray(_image(scaled))[:, :, 3]
+    alpha = np.asarray(response_image(scaled))[:, :, 3]
     columns = np.flatnonzero(alpha.max(axis=0) > 128)
     # the subject spans about half the width, centred
     assert 0.35 < (columns[-1] - columns[0]) / alpha.shape[1] < 0.6
@@ -186,7 +167,7 @@ def test_background_image_file(client: httpx.Client, photo: bytes) -> None:
     )
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "image/jpeg"
-    assert _image(response).getpixel((0, 0)) == pytest.approx((0, 200, 0), abs=8)
+    assert response_image(response).getpixel((0, 0)) == pytest.approx((0, 200, 0), abs=8)
 
 
 def test_roi_outside_the_subject_is_unknown_foreground(client: httpx.Client, photo: bytes) -> None:
