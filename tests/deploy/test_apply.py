@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from cutout.deploy.apply import ApplyOptions, apply
+from cutout.deploy.apply import ApplyOptions, ApplyReport, apply
 from cutout.deploy.config import DeployConfig
 from cutout.deploy.gcp import GcpClients
 from cutout.deploy.live import read_live
@@ -65,6 +65,19 @@ def live_plan(clients: GcpClients, config: DeployConfig) -> Plan:
 def order(plan: Plan) -> list:  # type: ignore[type-arg]
     assert plan.chosen is not None, plan.requests
     return [plan.chosen, *plan.fallbacks()]
+
+
+def apply_live(
+    clients: GcpClients,
+    config: DeployConfig,
+    image: bytes,
+    url_for: Callable[[str], str],
+    **extra: object,
+) -> ApplyReport:
+    """Plan from the (fake) live APIs, then apply the chosen candidate and its fallbacks."""
+    return apply(
+        clients, config, order(live_plan(clients, config)), options(image, url_for, **extra)
+    )
 
 
 def env_of(revision: object) -> dict[str, str]:
@@ -237,20 +250,10 @@ def test_gradual_moves_traffic_in_steps(
     smoke_image: bytes,
     to_standin: Callable[[str], str],
 ) -> None:
-    first = apply(
-        gcp_clients,
-        deploy_config,
-        order(live_plan(gcp_clients, deploy_config)),
-        options(smoke_image, to_standin),
-    )
+    first = apply_live(gcp_clients, deploy_config, smoke_image, to_standin)
     old = first.attempts[-1].revision
     fake_gcp.quotas.set_limit(GPU_NO_ZR, "us-central1", 3)
-    second = apply(
-        gcp_clients,
-        deploy_config,
-        order(live_plan(gcp_clients, deploy_config)),
-        options(smoke_image, to_standin, gradual=(10, 50)),
-    )
+    second = apply_live(gcp_clients, deploy_config, smoke_image, to_standin, gradual=(10, 50))
 
     assert second.ok, second.lines()
     new = second.attempts[-1].revision
@@ -270,22 +273,12 @@ def test_a_revision_that_fails_to_start_stops_the_apply(
     smoke_image: bytes,
     to_standin: Callable[[str], str],
 ) -> None:
-    first = apply(
-        gcp_clients,
-        deploy_config,
-        order(live_plan(gcp_clients, deploy_config)),
-        options(smoke_image, to_standin),
-    )
+    first = apply_live(gcp_clients, deploy_config, smoke_image, to_standin)
     old = first.attempts[-1].revision
     fake_gcp.quotas.set_limit(GPU_NO_ZR, "us-central1", 3)
     fake_gcp.run.fail_next_revision("The user-provided container failed to start and listen.")
 
-    second = apply(
-        gcp_clients,
-        deploy_config,
-        order(live_plan(gcp_clients, deploy_config)),
-        options(smoke_image, to_standin),
-    )
+    second = apply_live(gcp_clients, deploy_config, smoke_image, to_standin)
 
     # not a quota problem: the same image would fail on every candidate
     assert [a.outcome for a in second.attempts] == ["not-ready"]
@@ -302,12 +295,7 @@ def test_failed_recheck_after_promotion_restores_the_old_traffic(
 ) -> None:
     from tests.server.live import free_port
 
-    first = apply(
-        gcp_clients,
-        deploy_config,
-        order(live_plan(gcp_clients, deploy_config)),
-        options(smoke_image, to_standin),
-    )
+    first = apply_live(gcp_clients, deploy_config, smoke_image, to_standin)
     old = first.attempts[-1].revision
     dead = f"http://127.0.0.1:{free_port()}"
 
@@ -316,12 +304,7 @@ def test_failed_recheck_after_promotion_restores_the_old_traffic(
         return to_standin(url) if url.startswith("https://candidate---") else dead
 
     fake_gcp.quotas.set_limit(GPU_NO_ZR, "us-central1", 3)
-    second = apply(
-        gcp_clients,
-        deploy_config,
-        order(live_plan(gcp_clients, deploy_config)),
-        options(smoke_image, tag_ok_service_dead),
-    )
+    second = apply_live(gcp_clients, deploy_config, smoke_image, tag_ok_service_dead)
 
     attempt = second.attempts[-1]
     assert attempt.outcome == "recheck-failed"
@@ -342,12 +325,7 @@ def test_first_region_without_l4_deploys_to_the_next_region(
     fake_gcp.quotas.set_limit(GPU_ZR, "us-east1", 5)  # quota there means nothing: no L4
     fake_gcp.quotas.set_limit(GPU_ZR, "europe-west4", 3)
 
-    report = apply(
-        gcp_clients,
-        config,
-        order(live_plan(gcp_clients, config)),
-        options(smoke_image, to_standin),
-    )
+    report = apply_live(gcp_clients, config, smoke_image, to_standin)
 
     assert report.ok, report.lines()
     assert [a.candidate.region for a in report.attempts] == ["europe-west4"]
@@ -364,12 +342,7 @@ def test_apply_waits_for_a_slow_rollout(
         slow.quotas.set_limit(CPU_QUOTA, "us-central1", 200_000)
         slow.quotas.set_limit("MemAllocPerProjectRegion", "us-central1", 400 * 2**30)
         clients = GcpClients.create(endpoint=slow.endpoint)
-        report = apply(
-            clients,
-            deploy_config,
-            order(live_plan(clients, deploy_config)),
-            options(smoke_image, to_standin),
-        )
+        report = apply_live(clients, deploy_config, smoke_image, to_standin)
         assert report.ok, report.lines()
         assert slow.errors == []
         polls = slow.requests_to("GET", "/operations/")
