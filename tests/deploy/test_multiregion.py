@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from cutout.deploy.multiregion import lb_commands, plan_multi_region, run_commands
-from cutout.deploy.snapshot import Snapshot
+from cutout.deploy.types import Snapshot
 from cutout.errors import ConfigError, DeployError
 from tests.deploy.planning import config, limits
 

@@ -23,8 +23,7 @@ from cutout.errors import ConfigError, CutoutError
 
 if TYPE_CHECKING:
     from cutout.deploy.config import DeployConfig
-    from cutout.deploy.snapshot import Snapshot
-    from cutout.deploy.types import Candidate, Plan
+    from cutout.deploy.types import Candidate, Plan, Snapshot
 
 __all__ = ["format_plan_table", "register"]
 

@@ -24,8 +24,7 @@ from typing import Any
 from cutout.deploy.config import DeployConfig
 from cutout.deploy.manifest import build_manifest, manifest_yaml
 from cutout.deploy.plan import make_plan
-from cutout.deploy.snapshot import Snapshot
-from cutout.deploy.types import Candidate
+from cutout.deploy.types import Candidate, Snapshot
 from cutout.errors import ConfigError, DeployError
 
 __all__ = [
