@@ -9,6 +9,7 @@ import sys
 import pytest
 
 MODULES = [
+    "cutout.deploy.alerts_live",
     "cutout.deploy.apply",
     "cutout.deploy.cleanup",
     "cutout.deploy.errors",

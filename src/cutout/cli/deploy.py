@@ -302,7 +302,8 @@ def _multi_region(args: argparse.Namespace) -> int:
 
 # alerts --------------------------------------------------------------------------------
 def _alerts(args: argparse.Namespace) -> int:
-    from cutout.deploy.alerts import alert_policies, create_policies, policy_json
+    from cutout.deploy.alerts import alert_policies, policy_json
+    from cutout.deploy.alerts_live import create_policies
     from cutout.deploy.config import load_config
 
     config = load_config(args.config)

@@ -1,18 +1,21 @@
-"""Google's clients for the live tooling, created in one place.
+"""Google's clients for the live tooling, created in one place: the live boundary.
 
 :class:`GcpClients` holds a Run v2 ``ServicesClient`` and ``RevisionsClient`` and a Cloud
 Quotas ``CloudQuotasClient``. In production they use Application Default Credentials
 over REST; tests pass ``endpoint="http://127.0.0.1:PORT"`` (a local fake) and get
-anonymous credentials. :meth:`GcpClients.call` runs one API call and translates Google's
-exceptions into :mod:`cutout.deploy.errors` (the only place they are caught), and
-:meth:`GcpClients.wait` waits for a long-running operation the same way.
+anonymous credentials. :func:`alert_policy_client` is Cloud Monitoring's (gRPC only).
+:func:`call` runs one API call and translates Google's exceptions into
+:mod:`cutout.deploy.errors` (the only place they are caught), and :meth:`GcpClients.wait`
+waits for a long-running operation the same way.
 
-The ``google-cloud-run`` and ``google-cloud-quotas`` packages are the ``deploy`` extra:
-they are imported when clients are created, never at module import.
+The ``google-cloud-run``, ``google-cloud-quotas`` and ``google-cloud-monitoring``
+packages are the ``deploy`` extra: they are imported when clients are created, never at
+module import.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -20,7 +23,14 @@ from typing import Any, TypeVar
 from cutout.deploy.errors import DeployTimeoutError, translate
 from cutout.errors import BackendUnavailableError
 
-__all__ = ["GcpClients", "location_name", "revision_short", "service_name"]
+__all__ = [
+    "GcpClients",
+    "alert_policy_client",
+    "call",
+    "location_name",
+    "revision_short",
+    "service_name",
+]
 
 T = TypeVar("T")
 
@@ -36,6 +46,50 @@ def service_name(project: str, region: str, service: str) -> str:
 def revision_short(name: str) -> str:
     """``projects/P/locations/R/services/S/revisions/S-00001-abc`` -> ``S-00001-abc``."""
     return name.rsplit("/", 1)[-1]
+
+
+def call(action: str, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """``function(*args, **kwargs)``; a Google error becomes a DeployError naming ``action``.
+
+    Pagers fetch lazily: wrap ``list(pager)`` in a call too.
+    """
+    try:
+        return function(*args, **kwargs)
+    except TimeoutError as exc:  # concurrent.futures.TimeoutError from a polled operation
+        raise DeployTimeoutError(f"{action}: no result within the time allowed") from exc
+    except Exception as exc:
+        from google.api_core import exceptions as gexc
+        from google.auth import exceptions as auth_exc
+
+        if isinstance(exc, gexc.GoogleAPIError | auth_exc.GoogleAuthError | OSError):
+            raise translate(exc, action) from exc
+        raise
+
+
+def alert_policy_client(endpoint: str | None = None) -> Any:
+    """Cloud Monitoring's ``AlertPolicyServiceClient``, which speaks gRPC only.
+
+    ``endpoint`` (``host:port``, tests and emulators) switches to an insecure local
+    channel without credentials. Run it through :func:`call`: without credentials the
+    constructor raises Google's auth error.
+    """
+    try:
+        from google.cloud import monitoring_v3
+        from google.cloud.monitoring_v3.services.alert_policy_service.transports import (
+            AlertPolicyServiceGrpcTransport,
+        )
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            "cutout deploy alerts needs the deploy extra: pip install 'cutout[deploy]'"
+        ) from exc
+    if endpoint is None:
+        return monitoring_v3.AlertPolicyServiceClient()
+    # grpc ships no type stubs; it is a dependency of google-api-core[grpc]
+    grpc = importlib.import_module("grpc")
+    channel = grpc.insecure_channel(endpoint.removeprefix("http://"))
+    return monitoring_v3.AlertPolicyServiceClient(
+        transport=AlertPolicyServiceGrpcTransport(channel=channel)
+    )
 
 
 @dataclass
@@ -71,21 +125,8 @@ class GcpClients:
             raise translate(exc, "create Google Cloud clients") from exc
 
     def call(self, action: str, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """``function(*args, **kwargs)``; a Google error becomes a DeployError naming ``action``.
-
-        Pagers fetch lazily: wrap ``list(pager)`` in a call too.
-        """
-        try:
-            return function(*args, **kwargs)
-        except TimeoutError as exc:  # concurrent.futures.TimeoutError from a polled operation
-            raise DeployTimeoutError(f"{action}: no result within the time allowed") from exc
-        except Exception as exc:
-            from google.api_core import exceptions as gexc
-            from google.auth import exceptions as auth_exc
-
-            if isinstance(exc, gexc.GoogleAPIError | auth_exc.GoogleAuthError | OSError):
-                raise translate(exc, action) from exc
-            raise
+        """:func:`call`, for the code that holds the clients."""
+        return call(action, function, *args, **kwargs)
 
     def wait(self, action: str, operation: Any, timeout_s: float) -> Any:
         """The result of a long-running operation; its error is translated like a call's."""
