@@ -15,6 +15,7 @@ MODULES = [
     "cutout.deploy.errors",
     "cutout.deploy.gcp",
     "cutout.deploy.live",
+    "cutout.deploy.multiregion_live",
     "cutout.deploy.quota_request",
     "cutout.deploy.rollback",
     "cutout.deploy.rollout",

@@ -270,7 +270,7 @@ def _write(path: Path, text: str) -> None:
 
 # multi-region --------------------------------------------------------------------------
 def _multi_region(args: argparse.Namespace) -> int:
-    from cutout.deploy.multiregion import plan_multi_region, run_commands
+    from cutout.deploy.multiregion import plan_multi_region
 
     regions = None
     if args.regions:
@@ -296,7 +296,9 @@ def _multi_region(args: argparse.Namespace) -> int:
         return 0
     if args.output_dir is None:
         raise ConfigError("multi-region without --dry-run needs --output-dir for the manifests")
-    run_commands(setup.commands(str(args.output_dir)))
+    from cutout.deploy.multiregion_live import apply_multi_region
+
+    apply_multi_region(setup, manifest_dir)
     return 0
 
 

@@ -6,7 +6,8 @@ over REST; tests pass ``endpoint="http://127.0.0.1:PORT"`` (a local fake) and ge
 anonymous credentials. :func:`alert_policy_client` is Cloud Monitoring's (gRPC only).
 :func:`call` runs one API call and translates Google's exceptions into
 :mod:`cutout.deploy.errors` (the only place they are caught), and :meth:`GcpClients.wait`
-waits for a long-running operation the same way.
+waits for a long-running operation the same way. :class:`Gcloud` runs the ``gcloud``
+command line, for what has no client here (the multi-region load balancer).
 
 The ``google-cloud-run``, ``google-cloud-quotas`` and ``google-cloud-monitoring``
 packages are the ``deploy`` extra: they are imported when clients are created, never at
@@ -16,14 +17,19 @@ module import.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import shlex
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from cutout.deploy.errors import DeployTimeoutError, translate
-from cutout.errors import BackendUnavailableError
+from cutout.errors import BackendUnavailableError, DeployError
 
 __all__ = [
+    "Gcloud",
+    "GcloudResult",
     "GcpClients",
     "alert_policy_client",
     "call",
@@ -140,3 +146,51 @@ class GcpClients:
             multiplier=1.5,
         ).with_timeout(timeout_s)
         return self.call(action, operation.result, timeout=timeout_s, polling=polling)
+
+
+@dataclass(frozen=True)
+class GcloudResult:
+    returncode: int
+    stdout: str = ""  # only when captured
+
+
+def _execute(argv: Sequence[str], capture: bool) -> GcloudResult:
+    try:
+        done = subprocess.run(list(argv), capture_output=capture, text=True, check=False)
+    except OSError as exc:
+        raise DeployError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
+    return GcloudResult(done.returncode, done.stdout or "")
+
+
+def _echo(line: str) -> None:
+    print(line, flush=True)
+
+
+@dataclass
+class Gcloud:
+    """The ``gcloud`` command line. ``execute(argv, capture)`` runs one command (tests
+    pass a fake); ``echo`` shows each command that changes something before it runs."""
+
+    execute: Callable[[Sequence[str], bool], GcloudResult] = _execute
+    echo: Callable[[str], None] = _echo
+
+    @classmethod
+    def create(cls) -> Gcloud:
+        if shutil.which("gcloud") is None:
+            raise DeployError(
+                "gcloud is not on PATH: run with --dry-run and run the printed commands elsewhere"
+            )
+        return cls()
+
+    def run(self, argv: Sequence[str]) -> None:
+        """Run a command, its output going to the terminal; a non-zero exit is an error."""
+        self.echo(f"$ {shlex.join(argv)}")
+        done = self.execute(argv, False)
+        if done.returncode != 0:
+            raise DeployError(f"exit {done.returncode}: {shlex.join(argv)}")
+
+    def describe(self, argv: Sequence[str]) -> str | None:
+        """The output of a describe command, quietly; None when it fails (not found, or
+        any other reason: what runs next tells)."""
+        done = self.execute(argv, True)
+        return done.stdout if done.returncode == 0 else None
