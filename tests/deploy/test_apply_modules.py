@@ -22,6 +22,7 @@ MODULES = [
     "cutout.deploy.service_spec",
     "cutout.deploy.status",
     "cutout.deploy.verify",
+    "cutout.cli.deploy_common",
     "cutout.cli.deploy_ops",
 ]
 
