@@ -77,17 +77,14 @@ def alert_policy_client(endpoint: str | None = None) -> Any:
 
     ``endpoint`` (``host:port``, tests and emulators) switches to an insecure local
     channel without credentials. Run it through :func:`call`: without credentials the
-    constructor raises Google's auth error.
+    constructor raises Google's auth error. (The package is there: the policies to send
+    are its messages, and :func:`cutout.deploy.alerts.alert_policies` says when it is not.)
     """
-    try:
-        from google.cloud import monitoring_v3
-        from google.cloud.monitoring_v3.services.alert_policy_service.transports import (
-            AlertPolicyServiceGrpcTransport,
-        )
-    except ImportError as exc:
-        raise BackendUnavailableError(
-            "cutout deploy alerts needs the deploy extra: pip install 'cutout[deploy]'"
-        ) from exc
+    from google.cloud import monitoring_v3
+    from google.cloud.monitoring_v3.services.alert_policy_service.transports import (
+        AlertPolicyServiceGrpcTransport,
+    )
+
     if endpoint is None:
         return monitoring_v3.AlertPolicyServiceClient()
     # grpc ships no type stubs; it is a dependency of google-api-core[grpc]
