@@ -10,7 +10,8 @@ import grpc
 import pytest
 from google.cloud import monitoring_v3
 
-from cutout.deploy.alerts import alert_policies, create_policies, policy_json
+from cutout.deploy.alerts import alert_policies, policy_json
+from cutout.deploy.alerts_live import create_policies
 from cutout.errors import DeployError
 from tests.deploy.planning import config
 

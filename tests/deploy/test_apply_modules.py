@@ -9,17 +9,20 @@ import sys
 import pytest
 
 MODULES = [
+    "cutout.deploy.alerts_live",
     "cutout.deploy.apply",
     "cutout.deploy.cleanup",
     "cutout.deploy.errors",
     "cutout.deploy.gcp",
     "cutout.deploy.live",
+    "cutout.deploy.multiregion_live",
     "cutout.deploy.quota_request",
     "cutout.deploy.rollback",
     "cutout.deploy.rollout",
     "cutout.deploy.service_spec",
     "cutout.deploy.status",
     "cutout.deploy.verify",
+    "cutout.cli.deploy_common",
     "cutout.cli.deploy_ops",
 ]
 

@@ -13,8 +13,9 @@ import yaml
 from google.cloud import run_v2
 
 from cutout.cli.main import main
-from cutout.deploy.gcp import GcpClients
+from cutout.deploy.gcp import Gcloud, GcpClients
 from tests.conftest import REPO
+from tests.fakes.gcloud import FakeGcloud
 from tests.fakes.gcp import FakeGcp
 
 CONFIG = str(REPO / "docs" / "cutout-deploy.toml")
@@ -188,6 +189,27 @@ def test_multi_region_dry_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     )  # fmt: skip
     _, err = capsys.readouterr()
     assert code == 1 and "at least 2 regions" in err
+
+
+def test_multi_region_run_twice_reuses_the_load_balancer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeGcloud()
+    monkeypatch.setattr(Gcloud, "create", classmethod(lambda cls: cls(execute=fake.execute)))
+    argv = ["deploy", "multi-region", "--config", CONFIG, "--from-snapshot",
+            str(SNAPSHOTS / "zonal-none"), "--domain", "cutout.petshop.example",
+            "--output-dir", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 0
+    first = capsys.readouterr().out
+    assert f"$ gcloud run services replace {tmp_path}/service-us-central1.yaml" in first
+    assert "$ gcloud compute forwarding-rules create cutout-https-rule" in first
+    assert first.count("$ gcloud compute") == 10
+    assert "exists, reused" not in first
+    assert main(argv) == 0
+    second = capsys.readouterr().out
+    assert "exists, reused: serverless NEG cutout-neg-us-central1" in second
+    assert "exists, reused: forwarding rule cutout-https-rule" in second
+    assert "$ gcloud compute" not in second  # nothing created the second time
 
 
 def test_alerts_dry_run(capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -9,10 +10,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cutout.deploy.multiregion import lb_commands, plan_multi_region, run_commands
-from cutout.deploy.snapshot import Snapshot
+from cutout.deploy.gcp import Gcloud
+from cutout.deploy.multiregion import MultiRegionSetup, lb_commands, plan_multi_region
+from cutout.deploy.multiregion_live import apply_multi_region, run_commands
+from cutout.deploy.types import Snapshot
 from cutout.errors import ConfigError, DeployError
 from tests.deploy.planning import config, limits
+from tests.fakes.gcloud import FakeGcloud
 
 
 def _snapshot() -> Snapshot:
@@ -140,3 +144,98 @@ def test_run_commands_without_gcloud(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(DeployError, match="gcloud is not on PATH"):
         run_commands([["gcloud", "version"]])
+
+
+# Creating the load balancer: each resource is described first and reused when there.
+def _setup() -> MultiRegionSetup:
+    cfg = config(regions=["us-central1", "europe-west4"])
+    setup = plan_multi_region(cfg, _snapshot(), cfg.regions, "c.example")
+    assert setup.ok
+    return setup
+
+
+def _gcloud(fake: FakeGcloud, shown: list[str]) -> Gcloud:
+    return Gcloud(execute=fake.execute, echo=shown.append)
+
+
+def test_load_balancer_created_then_reused_on_a_second_run() -> None:
+    setup, fake, shown = _setup(), FakeGcloud(), []
+    first = apply_multi_region(setup, "deploy", _gcloud(fake, shown))
+    assert [o.action for o in first] == ["created"] * 10
+    changed = [c for c in fake.calls if c[1] == "compute" and c[3] != "describe"]
+    assert changed == lb_commands(setup.config, setup.regions, "c.example")  # in order
+    backend = fake.resources[("backend-services", "global", "cutout-backend")]
+    assert [b["group"].rsplit("/", 1)[-1] for b in backend["backends"]] == [
+        "cutout-neg-us-central1",
+        "cutout-neg-europe-west4",
+    ]
+    assert len(fake.resources) == 8  # 2 NEGs, backend service, URL map, cert, proxy, IP, rule
+
+    fake.calls.clear()
+    shown.clear()
+    second = apply_multi_region(setup, "deploy", _gcloud(fake, shown))
+    assert [(o.what, o.action) for o in second] == [(o.what, "reused") for o in first]
+    assert fake.commands("create") == fake.commands("add-backend") == []
+    assert len(fake.commands("replace")) == 2  # the services are replaced every time
+    assert "exists, reused: backend cutout-neg-europe-west4 of cutout-backend" in shown
+    assert "exists, reused: forwarding rule cutout-https-rule" in shown
+
+
+def test_a_run_that_stopped_half_way_is_completed() -> None:
+    setup, fake = _setup(), FakeGcloud()
+    fake.fail("gcloud compute backend-services add-backend cutout-backend --global "
+              "--network-endpoint-group=cutout-neg-europe-west4")  # fmt: skip
+    with pytest.raises(DeployError, match="exit 1: gcloud compute backend-services add-backend"):
+        apply_multi_region(setup, "deploy", _gcloud(fake, []))
+    fake.failures.clear()
+    outcomes = {o.what: o.action for o in apply_multi_region(setup, "deploy", _gcloud(fake, []))}
+    assert outcomes["serverless NEG cutout-neg-us-central1"] == "reused"
+    assert outcomes["backend cutout-neg-us-central1 of cutout-backend"] == "reused"
+    assert outcomes["backend cutout-neg-europe-west4 of cutout-backend"] == "created"
+    assert outcomes["forwarding rule cutout-https-rule"] == "created"
+
+
+def test_a_genuine_error_still_fails_and_stops() -> None:
+    setup, fake = _setup(), FakeGcloud()
+    apply_multi_region(setup, "deploy", _gcloud(fake, []))
+    del fake.resources[("url-maps", "global", "cutout-url-map")]
+    fake.fail("gcloud compute url-maps create", returncode=7)  # e.g. permission denied
+    fake.calls.clear()
+    with pytest.raises(DeployError, match="exit 7: gcloud compute url-maps create cutout-url-map"):
+        apply_multi_region(setup, "deploy", _gcloud(fake, []))
+    assert fake.calls[-1][:4] == ["gcloud", "compute", "url-maps", "create"]  # nothing after
+
+
+def test_a_failing_describe_does_not_hide_a_failing_create() -> None:
+    setup, fake = _setup(), FakeGcloud()
+    fake.fail("gcloud compute network-endpoint-groups")  # describe and create both refused
+    with pytest.raises(DeployError, match="exit 1: gcloud compute network-endpoint-groups create"):
+        apply_multi_region(setup, "deploy", _gcloud(fake, []))
+
+
+def test_unreadable_backend_service_description_is_an_error() -> None:
+    resource = next(r for r in _setup().load_balancer() if r.backend_group is not None)
+    assert not resource.exists(None)
+    assert not resource.exists('{"name": "cutout-backend"}')
+    with pytest.raises(DeployError, match="not a backend service"):
+        resource.exists("Backend services: cutout-backend")
+
+
+def test_the_real_gcloud_runner_reuses_what_describe_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log, described = tmp_path / "calls.txt", tmp_path / "described.json"
+    groups = [f"x/regions/{r}/networkEndpointGroups/cutout-neg-{r}" for r in _setup().regions]
+    described.write_text(json.dumps({"backends": [{"group": g} for g in groups]}), "utf-8")
+    script = tmp_path / "gcloud"  # every describe finds its resource; a create would fail
+    script.write_text(
+        f'#!/bin/sh\necho "$@" >> {log}\n'
+        f'case "$3" in describe) cat {described}; exit 0;; replace) exit 0;; esac\nexit 9\n',
+        encoding="utf-8",
+    )
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    outcomes = apply_multi_region(_setup(), "deploy")
+    assert {o.action for o in outcomes} == {"reused"}
+    calls = log.read_text(encoding="utf-8").splitlines()
+    assert len(calls) == 2 + 10 and all("create" not in c for c in calls)

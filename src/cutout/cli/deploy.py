@@ -1,34 +1,39 @@
 """``cutout deploy``: plan, render and ship the service to Cloud Run.
 
-Planning subcommands live here: ``plan``, ``manifest``, ``multi-region``, ``alerts``.
-The live ones (``snapshot``, ``apply``, ``rollback``, ``status``, ``cleanup``, ``quota``)
-are added by :func:`cutout.cli.deploy_ops.register_ops` when that module is present.
-
-Inputs come from the live APIs (Cloud Quotas + Run Admin v2, Application Default
-Credentials) or, with ``--from-snapshot DIR``, from saved responses. Nothing heavy is
-imported until a subcommand runs.
+The planning subcommands live here: ``plan``, ``manifest``, ``multi-region``, ``alerts``;
+the live ones (``snapshot``, ``apply``, ``rollback``, ``status``, ``cleanup``,
+``quota``) in :mod:`cutout.cli.deploy_ops`. Inputs come from the live APIs (Cloud Quotas
++ Run Admin v2, Application Default Credentials) or, with ``--from-snapshot DIR``, from
+saved responses. Nothing heavy is imported until a subcommand runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from cutout.cli.deploy_common import (
+    add_config,
+    add_format,
+    describe_candidate,
+    emit,
+    load_config,
+    nothing_fits,
+    plan_table,
+    read_inputs,
+)
+from cutout.cli.deploy_ops import register_ops
 from cutout.errors import ConfigError, CutoutError
 
 if TYPE_CHECKING:
     from cutout.deploy.config import DeployConfig
-    from cutout.deploy.snapshot import Snapshot
-    from cutout.deploy.types import Candidate, Plan
+    from cutout.deploy.types import Plan, Snapshot
 
-__all__ = ["format_plan_table", "register"]
-
-_REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
+__all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,14 +46,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=lambda args: _usage(parser))
 
     plan = commands.add_parser("plan", help="rank GPU and CPU candidates against live quota")
-    _inputs(plan)
-    plan.add_argument("--format", choices=("table", "json"), default="table")
+    add_config(plan, snapshot=True)
+    add_format(plan)
     plan.set_defaults(func=_plan)
 
     manifest = commands.add_parser(
         "manifest", help="Knative serving.knative.dev/v1 YAML of the plan (services replace)"
     )
-    _inputs(manifest)
+    add_config(manifest, snapshot=True)
     manifest.add_argument(
         "--candidate",
         type=int,
@@ -61,18 +66,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     multi = commands.add_parser(
         "multi-region", help="several regions behind a global external Application LB"
     )
-    _inputs(multi)
+    add_config(multi, snapshot=True)
     multi.add_argument(
         "--regions", metavar="R1,R2", help="regions to serve from (default: all in the config)"
     )
     multi.add_argument("--domain", required=True, help="domain of the managed certificate")
     multi.add_argument("--output-dir", type=Path, metavar="DIR", help="write service-REGION.yaml")
     multi.add_argument("--dry-run", action="store_true", help="print the gcloud commands only")
-    multi.add_argument("--format", choices=("table", "json"), default="table")
+    add_format(multi)
     multi.set_defaults(func=_multi_region)
 
     alerts = commands.add_parser("alerts", help="Cloud Monitoring alert policies for the service")
-    alerts.add_argument("--config", default="cutout-deploy.toml", metavar="FILE")
+    add_config(alerts)
     alerts.add_argument(
         "--notification-channel",
         action="append",
@@ -87,20 +92,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="max instances of the serving revision (default: gpu.max_instances)",
     )
     alerts.add_argument("--dry-run", action="store_true", help="print the AlertPolicy JSON only")
-    alerts.add_argument("--endpoint", default=None, metavar="URL", help=argparse.SUPPRESS)
     alerts.set_defaults(func=_alerts)
 
-    _register_ops(commands)
-
-
-def _register_ops(commands: Any) -> None:
-    try:
-        ops = importlib.import_module("cutout.cli.deploy_ops")
-    except ModuleNotFoundError as exc:
-        if exc.name != "cutout.cli.deploy_ops":
-            raise
-        return
-    ops.register_ops(commands)
+    register_ops(commands)
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -108,126 +102,20 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _inputs(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config", default="cutout-deploy.toml", metavar="FILE", help="cutout-deploy.toml"
-    )
-    parser.add_argument(
-        "--from-snapshot", type=Path, metavar="DIR", help="plan offline from saved API responses"
-    )
-    parser.add_argument("--endpoint", default=None, metavar="URL", help=argparse.SUPPRESS)
-
-
-def _load(
-    args: argparse.Namespace, regions: tuple[str, ...] | None = None
-) -> tuple[DeployConfig, Snapshot]:
-    from dataclasses import replace
-
-    from cutout.deploy.config import load_config
-
-    config = load_config(args.config)
-    if regions is not None:
-        config = replace(config, regions=regions)
-    if args.from_snapshot is not None:
-        from cutout.deploy.snapshot import load_snapshot
-
-        return config, load_snapshot(args.from_snapshot, config.regions, config.service)
-    # Live: the other half's client wrapper, imported only now.
-    from cutout.deploy.gcp import GcpClients
-    from cutout.deploy.live import read_live
-
-    return config, read_live(GcpClients.create(endpoint=args.endpoint), config)
-
-
 def _make_plan(args: argparse.Namespace) -> tuple[DeployConfig, Snapshot, Plan]:
     from cutout.deploy.plan import make_plan
 
-    config, snapshot = _load(args)
+    config = load_config(args)
+    snapshot = read_inputs(args, config)
     return config, snapshot, make_plan(config, snapshot.limits, snapshot.usage)
 
 
 # plan ----------------------------------------------------------------------------------
-def _yes(value: bool | None) -> str:
-    return "-" if value is None else ("yes" if value else "no")
-
-
-def format_plan_table(config: DeployConfig, snapshot: Snapshot, plan: Plan) -> str:
-    """The plan as a fixed-width table, then the chosen candidate or what to request."""
-    header = (
-        "   #  kind  region           zonal  max  min  cpu  memory  model             "
-        "fits  budget   $/hour  $/day max  $/day min  blocked by"
-    )
-    lines = [header]
-    for index, c in enumerate(plan.candidates):
-        mark = "*" if c is plan.chosen else " "
-        lines.append(
-            f"{mark} {index:>2}  {c.kind:<4}  {c.region:<15}  {_yes(c.gpu_zonal_redundancy):<5}  "
-            f"{c.max_instances:>3}  {c.min_instances:>3}  {c.cpu:<3}  {c.memory:<6}  "
-            f"{c.model:<16}  {_yes(c.fits):<4}  {_yes(c.within_budget):<6}  "
-            f"{c.cost_per_hour_usd:>7.4f}  {c.max_cost_per_day_usd:>9.2f}  "
-            f"{c.min_cost_per_day_usd:>9.2f}  {_blocker(c)}"
-        )
-    lines.append("")
-    prices = plan.candidates[0].prices_as_of if plan.candidates else "-"
-    budget = "none" if config.daily_budget_usd is None else f"${config.daily_budget_usd:.2f}/day"
-    lines.append(f"prices as of {prices}, tier {config.price_tier}; budget {budget}")
-    for region in config.regions:
-        usage = snapshot.usage.get(region)
-        if usage is not None and usage.services:
-            lines.append(
-                f"used in {region} by {', '.join(usage.services)}: "
-                f"{usage.l4_gpus_zonal} zonal + {usage.l4_gpus_no_zonal} non-zonal L4, "
-                f"{usage.cpu_milli / 1000:g} vCPU, {usage.memory_bytes / 2**30:g} GiB "
-                f"({config.service} itself is not counted)"
-            )
-    if plan.chosen is not None:
-        lines.append(f"chosen: #{plan.candidates.index(plan.chosen)} {_describe(plan.chosen)}")
-    else:
-        lines.append("nothing fits; request one of:")
-        lines += [f"  - {line}" for line in plan.requests]
-    return "\n".join(lines) + "\n"
-
-
-def _blocker(c: Candidate) -> str:
-    if c.blocked_by is not None:
-        return c.blocked_by
-    return "-" if c.fits else "(no L4 in this region)"
-
-
-def _describe(c: Candidate) -> str:
-    if c.kind == "gpu":
-        zonal = "with" if c.gpu_zonal_redundancy else "without"
-        what = f"{c.gpu_type} GPU {zonal} zonal redundancy"
-    else:
-        what = "CPU only (--gpu=0)"
-    return (
-        f"{what} in {c.region}, max {c.max_instances} instances ({c.cpu} vCPU, {c.memory}), "
-        f"model {c.model}: ${c.cost_per_hour_usd:.4f}/instance-hour, up to "
-        f"${c.max_cost_per_day_usd:.2f}/day, always-on ${c.min_cost_per_day_usd:.2f}/day"
-    )
-
-
-def _nothing_fits(plan: Plan) -> str:
-    """One line for stderr; the full list of requests is in the plan output."""
-    blocked = next((c for c in plan.candidates if c.shortfalls), None)
-    if blocked is None:
-        return f"nothing fits; {plan.requests[0] if plan.requests else 'no candidate'}"
-    first = blocked.shortfalls[0]
-    return (
-        f"nothing fits: {first.describe()} (and {len(plan.requests)} way(s) out in the plan's "
-        "requests)"
-    )
-
-
 def _plan(args: argparse.Namespace) -> int:
     config, snapshot, plan = _make_plan(args)
-    if args.format == "json":
-        json.dump(plan.to_json(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(format_plan_table(config, snapshot, plan))
+    emit(args, plan.to_json(), plan_table(config, snapshot, plan))
     if plan.chosen is None:
-        print(f"cutout: {args.config}: {_nothing_fits(plan)}", file=sys.stderr)
+        print(f"cutout: {args.config}: {nothing_fits(plan)}", file=sys.stderr)
         return 1
     return 0
 
@@ -245,7 +133,7 @@ def _manifest(args: argparse.Namespace) -> int:
             )
         candidate = plan.candidates[args.candidate]
     elif plan.chosen is None:
-        print(f"cutout: {args.config}: {_nothing_fits(plan)}", file=sys.stderr)
+        print(f"cutout: {args.config}: {nothing_fits(plan)}", file=sys.stderr)
         return 1
     else:
         candidate = plan.chosen
@@ -258,7 +146,7 @@ def _manifest(args: argparse.Namespace) -> int:
         target = str(args.output)
     note = "" if candidate.usable else " (this candidate does NOT fit: admission will refuse it)"
     command = replace_command(config, candidate.region, target)
-    print(f"# {_describe(candidate)}{note}\n# apply: {command}", file=sys.stderr)
+    print(f"# {describe_candidate(candidate)}{note}\n# apply: {command}", file=sys.stderr)
     return 0
 
 
@@ -271,25 +159,27 @@ def _write(path: Path, text: str) -> None:
 
 # multi-region --------------------------------------------------------------------------
 def _multi_region(args: argparse.Namespace) -> int:
-    from cutout.deploy.multiregion import plan_multi_region, run_commands
+    from dataclasses import replace
+
+    from cutout.deploy.config import REGION_NAME
+    from cutout.deploy.multiregion import plan_multi_region
 
     regions = None
     if args.regions:
         regions = tuple(r.strip() for r in args.regions.split(",") if r.strip())
-        bad = [r for r in regions if not _REGION.match(r)]
+        bad = [r for r in regions if not REGION_NAME.match(r)]
         if bad or not regions:
             raise ConfigError(f"--regions {args.regions!r}: a list like us-central1,europe-west4")
-    config, snapshot = _load(args, regions)
+    config = load_config(args)
+    if regions is not None:
+        config = replace(config, regions=regions)
+    snapshot = read_inputs(args, config)
     setup = plan_multi_region(config, snapshot, config.regions, args.domain)
     if args.output_dir is not None:
         for region, document in setup.manifests.items():
             _write(args.output_dir / f"service-{region}.yaml", document)
     manifest_dir = str(args.output_dir) if args.output_dir is not None else "."
-    if args.format == "json":
-        json.dump(setup.to_json(manifest_dir), sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(setup.report(manifest_dir))
+    emit(args, setup.to_json(manifest_dir), setup.report(manifest_dir).splitlines())
     if not setup.ok:
         print(f"cutout: {args.config}: {setup.problems[0]}", file=sys.stderr)
         return 1
@@ -297,16 +187,17 @@ def _multi_region(args: argparse.Namespace) -> int:
         return 0
     if args.output_dir is None:
         raise ConfigError("multi-region without --dry-run needs --output-dir for the manifests")
-    run_commands(setup.commands(str(args.output_dir)))
+    from cutout.deploy.multiregion_live import apply_multi_region
+
+    apply_multi_region(setup, manifest_dir)
     return 0
 
 
 # alerts --------------------------------------------------------------------------------
 def _alerts(args: argparse.Namespace) -> int:
-    from cutout.deploy.alerts import alert_policies, create_policies, policy_json
-    from cutout.deploy.config import load_config
+    from cutout.deploy.alerts import alert_policies, policy_json
 
-    config = load_config(args.config)
+    config = load_config(args)
     if args.max_instances is not None and args.max_instances < 1:
         raise ConfigError(f"--max-instances {args.max_instances}: must be >= 1")
     for channel in args.notification_channel:
@@ -321,6 +212,8 @@ def _alerts(args: argparse.Namespace) -> int:
         json.dump([policy_json(p) for p in policies], sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
+    from cutout.deploy.alerts_live import create_policies
+
     for name in create_policies(config.project, policies, endpoint=args.endpoint):
         print(f"created {name}")
     return 0

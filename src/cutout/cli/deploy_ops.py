@@ -1,71 +1,49 @@
 """The live ``cutout deploy`` subcommands: snapshot, apply, rollback, status, cleanup, quota.
 
-:func:`register_ops` is called by :mod:`cutout.cli.deploy` with its subparsers. Every
-command reads ``--config`` (cutout-deploy.toml) and talks to Google through
-:class:`cutout.deploy.gcp.GcpClients` (Application Default Credentials); ``--endpoint``
-points the clients at another API endpoint (a local fake in tests). Nothing heavy is
-imported until a command runs.
+:func:`register_ops` adds them to ``cutout deploy``'s subcommands (called by
+:mod:`cutout.cli.deploy`). Every command reads ``--config`` (cutout-deploy.toml) and talks
+to Google through :class:`cutout.deploy.gcp.GcpClients` (Application Default
+Credentials); ``--endpoint`` points the clients at another API endpoint (a local fake in
+tests). Nothing heavy is imported until a command runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from cutout.cli.deploy_common import add_config, add_format, clients, emit, load_config, plan_table
 from cutout.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cutout.deploy.config import DeployConfig
 
 __all__ = ["register_ops"]
 
 
 def _common(parser: argparse.ArgumentParser, *, region: bool = False) -> None:
-    parser.add_argument(
-        "--config", default="cutout-deploy.toml", metavar="FILE", help="cutout-deploy.toml"
-    )
-    parser.add_argument(
-        "--endpoint", default=None, metavar="URL", help="API endpoint override (tests, emulators)"
-    )
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    add_config(parser)
+    add_format(parser)
     if region:
         parser.add_argument(
             "--region", default=None, help="region of the service (default: the first in config)"
         )
 
 
-def _clients(args: argparse.Namespace) -> Any:
-    from cutout.deploy.gcp import GcpClients
-
-    return GcpClients.create(endpoint=args.endpoint)
-
-
-def _config(args: argparse.Namespace) -> Any:
-    from cutout.deploy.config import load_config
-
-    return load_config(args.config)
-
-
-def _region(args: argparse.Namespace, config: Any) -> str:
+def _region(args: argparse.Namespace, config: DeployConfig) -> str:
     region: str = args.region or config.regions[0]
     return region
-
-
-def _emit(args: argparse.Namespace, document: Any, lines: list[str]) -> None:
-    if args.format == "json":
-        json.dump(document, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write("\n".join(lines) + "\n")
 
 
 # snapshot ------------------------------------------------------------------------------
 def _snapshot(args: argparse.Namespace) -> int:
     from cutout.deploy.live import save_snapshot
 
-    config = _config(args)
-    paths = save_snapshot(_clients(args), config.project, config.regions, args.dir)
-    _emit(args, {"files": [str(p) for p in paths]}, [f"wrote {p}" for p in paths])
+    config = load_config(args)
+    paths = save_snapshot(clients(args), config.project, config.regions, args.dir)
+    emit(args, {"files": [str(p) for p in paths]}, [f"wrote {p}" for p in paths])
     return 0
 
 
@@ -82,28 +60,13 @@ def _gradual(text: str | None) -> tuple[int, ...]:
     return steps
 
 
-def _plan_lines(plan: Any) -> list[str]:
-    lines = []
-    for candidate in plan.candidates:
-        mark = "*" if candidate is plan.chosen else " "
-        zonal = {True: " zonal", False: " no-zonal", None: ""}[candidate.gpu_zonal_redundancy]
-        fits = "fits" if candidate.fits else f"blocked by {candidate.blocked_by}"
-        lines.append(
-            f"{mark} {candidate.kind}{zonal} {candidate.region} max {candidate.max_instances} "
-            f"{candidate.cpu} vCPU {candidate.memory} {candidate.model}: {fits}, "
-            f"${candidate.cost_per_hour_usd:.2f}/h, <= ${candidate.max_cost_per_day_usd:.2f}/day"
-        )
-    lines += [f"request: {line}" for line in plan.requests]
-    return lines
-
-
 def _apply(args: argparse.Namespace) -> int:
     from cutout.deploy.apply import ApplyOptions, apply, describe_request
     from cutout.deploy.live import read_live
     from cutout.deploy.plan import make_plan
     from cutout.deploy.service_spec import new_revision_name
 
-    config = _config(args)
+    config = load_config(args)
     gradual = _gradual(args.gradual)
     image: bytes = b""
     if not args.dry_run:
@@ -113,34 +76,31 @@ def _apply(args: argparse.Namespace) -> int:
             image = Path(args.smoke_image).read_bytes()
         except OSError as exc:
             raise ConfigError(f"{args.smoke_image}: cannot read: {exc.strerror or exc}") from exc
-    clients = _clients(args)
-    snapshot = read_live(clients, config)
+    gcp = clients(args)
+    snapshot = read_live(gcp, config)
     plan = make_plan(config, snapshot.limits, snapshot.usage)
+    table = plan_table(config, snapshot, plan)
     if plan.chosen is None:
-        _emit(args, {"plan": plan.to_json(), "applied": None}, [*_plan_lines(plan), "nothing fits"])
+        emit(args, {"plan": plan.to_json(), "applied": None}, table)
         return 1
     candidates = [plan.chosen, *plan.fallbacks()]
     if args.dry_run:
         from cutout.deploy.apply import existing_service
 
-        existing = existing_service(clients, config, plan.chosen.region)
+        existing = existing_service(gcp, config, plan.chosen.region)
         revision = new_revision_name(config.service, plan.chosen)
         request = describe_request(config, plan.chosen, existing, revision)
-        _emit(
+        emit(
             args,
             {"plan": plan.to_json(), "request": request},
-            [*_plan_lines(plan), "request (dry run, not sent):", json.dumps(request, indent=2)],
+            [*table, "request (dry run, not sent):", json.dumps(request, indent=2)],
         )
         return 0
     options = ApplyOptions(
         image=image, gradual=gradual, ready_timeout_s=args.ready_timeout, api_key=args.api_key
     )
-    report = apply(clients, config, candidates, options)
-    _emit(
-        args,
-        {"plan": plan.to_json(), "applied": report.to_json()},
-        [*_plan_lines(plan), *report.lines()],
-    )
+    report = apply(gcp, config, candidates, options)
+    emit(args, {"plan": plan.to_json(), "applied": report.to_json()}, [*table, *report.lines()])
     return 0 if report.ok else 1
 
 
@@ -148,29 +108,29 @@ def _apply(args: argparse.Namespace) -> int:
 def _rollback(args: argparse.Namespace) -> int:
     from cutout.deploy.rollback import rollback
 
-    config = _config(args)
+    config = load_config(args)
     report = rollback(
-        _clients(args), config.project, _region(args, config), config.service, to=args.to
+        clients(args), config.project, _region(args, config), config.service, to=args.to
     )
-    _emit(args, report.to_json(), report.lines())
+    emit(args, report.to_json(), report.lines())
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
     from cutout.deploy.status import read_status, status_lines
 
-    regions = read_status(_clients(args), _config(args))
-    _emit(args, {"regions": [r.to_json() for r in regions]}, status_lines(regions))
+    regions = read_status(clients(args), load_config(args))
+    emit(args, {"regions": [r.to_json() for r in regions]}, status_lines(regions))
     return 0
 
 
 def _cleanup(args: argparse.Namespace) -> int:
     from cutout.deploy.cleanup import cleanup, parse_age
 
-    config = _config(args)
+    config = load_config(args)
     older = parse_age(args.older_than) if args.older_than else None
     report = cleanup(
-        _clients(args),
+        clients(args),
         config.project,
         _region(args, config),
         config.service,
@@ -178,16 +138,16 @@ def _cleanup(args: argparse.Namespace) -> int:
         older_than=older,
         yes=args.yes,
     )
-    _emit(args, report.to_json(), report.lines())
+    emit(args, report.to_json(), report.lines())
     return 0
 
 
 def _quota_request(args: argparse.Namespace) -> int:
     from cutout.deploy.quota_request import request_gpu_quota
 
-    config = _config(args)
+    config = load_config(args)
     report = request_gpu_quota(
-        _clients(args),
+        clients(args),
         config.project,
         args.region,
         args.gpus,
@@ -196,11 +156,11 @@ def _quota_request(args: argparse.Namespace) -> int:
         justification=args.justification,
         service=config.service,
     )
-    _emit(args, report.to_json(), report.lines())
+    emit(args, report.to_json(), report.lines())
     return 0
 
 
-def register_ops(subparsers: Any) -> None:
+def register_ops(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the live subcommands to ``cutout deploy``'s subparsers."""
     parser = subparsers.add_parser(
         "snapshot", help="save the live quota and service responses for offline planning"

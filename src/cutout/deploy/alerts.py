@@ -13,13 +13,13 @@ built-in metrics (resource type ``cloud_run_revision``):
   ``cloudaudit.googleapis.com%2Fsystem_event`` entries of severity ERROR for the
   service (a quota refusal at provisioning lands there too).
 
-``--dry-run`` prints them as JSON; otherwise ``AlertPolicyServiceClient`` (gRPC) creates
+Building them is pure (Google's message classes as data, no client); ``--dry-run``
+prints them as JSON, otherwise :func:`cutout.deploy.alerts_live.create_policies` creates
 them.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -30,12 +30,7 @@ from cutout.errors import BackendUnavailableError
 if TYPE_CHECKING:
     from google.cloud.monitoring_v3 import AlertPolicy
 
-__all__ = [
-    "ERROR_RATIO",
-    "alert_policies",
-    "create_policies",
-    "policy_json",
-]
+__all__ = ["ERROR_RATIO", "alert_policies", "policy_json"]
 
 ERROR_RATIO = 0.05
 _WINDOW_S = 300
@@ -190,48 +185,3 @@ def policy_json(policy: AlertPolicy) -> dict[str, Any]:
         monitoring_v3.AlertPolicy.to_json(policy, use_integers_for_enums=False)
     )
     return document
-
-
-def create_policies(
-    project: str, policies: Sequence[AlertPolicy], *, endpoint: str | None = None
-) -> list[str]:
-    """Create each policy with ``AlertPolicyServiceClient``; return their names.
-
-    The Monitoring client speaks gRPC only. ``endpoint`` (``host:port``, tests and
-    emulators) switches to an insecure local channel without credentials.
-    """
-    from google.cloud import monitoring_v3
-
-    from cutout.deploy.errors import translate
-
-    names = []
-    try:
-        if endpoint is None:
-            client = monitoring_v3.AlertPolicyServiceClient()
-        else:
-            # grpc ships no type stubs; it is a dependency of google-api-core[grpc]
-            grpc = importlib.import_module("grpc")
-            from google.cloud.monitoring_v3.services.alert_policy_service.transports import (
-                AlertPolicyServiceGrpcTransport,
-            )
-
-            channel = grpc.insecure_channel(endpoint.removeprefix("http://"))
-            client = monitoring_v3.AlertPolicyServiceClient(
-                transport=AlertPolicyServiceGrpcTransport(channel=channel)
-            )
-        try:
-            for policy in policies:
-                created = client.create_alert_policy(
-                    name=f"projects/{project}", alert_policy=policy
-                )
-                names.append(str(created.name))
-        finally:
-            client.transport.close()  # type: ignore[no-untyped-call]
-    except Exception as exc:  # google.api_core / google.auth errors, translated once
-        from google.api_core import exceptions as gexc
-        from google.auth import exceptions as auth_exc
-
-        if isinstance(exc, gexc.GoogleAPIError | auth_exc.GoogleAuthError | OSError):
-            raise translate(exc, f"create alert policies in {project}") from exc
-        raise
-    return names

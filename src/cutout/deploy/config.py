@@ -50,6 +50,7 @@ from cutout.errors import ConfigError, UnknownModelError
 
 __all__ = [
     "GPU_MINIMUMS",
+    "REGION_NAME",
     "DeployConfig",
     "KindConfig",
     "load_config",
@@ -62,7 +63,7 @@ MAX_CONCURRENCY = 1000
 
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 _SERVICE = re.compile(r"^[a-z]([a-z0-9-]{0,47}[a-z0-9])?$")
-_REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
+REGION_NAME = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")  # us-central1, europe-west4
 
 _TOP_KEYS = {
     "project",
@@ -224,7 +225,7 @@ def parse_config(data: Mapping[str, Any], source: str = "cutout-deploy.toml") ->
     if not isinstance(regions_raw, list) or not regions_raw:
         raise top.fail("regions", "must be a non-empty list of regions in preference order")
     for region in regions_raw:
-        if not isinstance(region, str) or not _REGION.match(region):
+        if not isinstance(region, str) or not REGION_NAME.match(region):
             raise top.fail("regions", f"{region!r} is not a region name like 'us-central1'")
     if len(set(regions_raw)) != len(regions_raw):
         raise top.fail("regions", "lists a region twice")

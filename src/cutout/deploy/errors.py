@@ -12,7 +12,7 @@
     └── SmokeTestError            the tagged revision failed its smoke test
 
 :func:`translate` turns a ``google.api_core`` exception into one of these, recognising
-the server's quota texts (../shared/facts/cloud-run-gpu.md)::
+the server's quota texts::
 
     ...: You do not have quota for using GPUs with zonal redundancy. ...
          You could deploy using GPUs without zonal redundancy instead.
@@ -20,6 +20,12 @@ the server's quota texts (../shared/facts/cloud-run-gpu.md)::
          Quota violated: CpuAllocPerProjectRegion requested: 60000 allowed: 20000
     Revision 'R' is not ready and cannot serve traffic. Quota exceeded for total
          allowable count of GPUs per project per region.
+
+The first is the hint gcloud's ``run deploy`` looks for before it offers a retry without
+zonal redundancy (Google Cloud SDK source). The second, at admission, is quoted in public
+reports for CPU and memory (https://github.com/googlecodelabs/feedback/issues/1856,
+https://github.com/googlecodelabs/feedback/issues/2311); the third, at provisioning, in
+https://github.com/GoogleCloudPlatform/magic-modules/pull/17149.
 """
 
 from __future__ import annotations

@@ -1,26 +1,42 @@
-"""Google's clients for the live tooling, created in one place.
+"""Google's clients for the live tooling, created in one place: the live boundary.
 
 :class:`GcpClients` holds a Run v2 ``ServicesClient`` and ``RevisionsClient`` and a Cloud
 Quotas ``CloudQuotasClient``. In production they use Application Default Credentials
 over REST; tests pass ``endpoint="http://127.0.0.1:PORT"`` (a local fake) and get
-anonymous credentials. :meth:`GcpClients.call` runs one API call and translates Google's
-exceptions into :mod:`cutout.deploy.errors` (the only place they are caught), and
-:meth:`GcpClients.wait` waits for a long-running operation the same way.
+anonymous credentials. :func:`alert_policy_client` is Cloud Monitoring's (gRPC only).
+:func:`call` runs one API call and translates Google's exceptions into
+:mod:`cutout.deploy.errors` (the only place they are caught), and :meth:`GcpClients.wait`
+waits for a long-running operation the same way. :class:`Gcloud` runs the ``gcloud``
+command line, for what has no client here (the multi-region load balancer).
 
-The ``google-cloud-run`` and ``google-cloud-quotas`` packages are the ``deploy`` extra:
-they are imported when clients are created, never at module import.
+The ``google-cloud-run``, ``google-cloud-quotas`` and ``google-cloud-monitoring``
+packages are the ``deploy`` extra: they are imported when clients are created, never at
+module import.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import shlex
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from cutout.deploy.errors import DeployTimeoutError, translate
-from cutout.errors import BackendUnavailableError
+from cutout.errors import BackendUnavailableError, DeployError
 
-__all__ = ["GcpClients", "location_name", "revision_short", "service_name"]
+__all__ = [
+    "Gcloud",
+    "GcloudResult",
+    "GcpClients",
+    "alert_policy_client",
+    "call",
+    "location_name",
+    "revision_short",
+    "service_name",
+]
 
 T = TypeVar("T")
 
@@ -36,6 +52,47 @@ def service_name(project: str, region: str, service: str) -> str:
 def revision_short(name: str) -> str:
     """``projects/P/locations/R/services/S/revisions/S-00001-abc`` -> ``S-00001-abc``."""
     return name.rsplit("/", 1)[-1]
+
+
+def call(action: str, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """``function(*args, **kwargs)``; a Google error becomes a DeployError naming ``action``.
+
+    Pagers fetch lazily: wrap ``list(pager)`` in a call too.
+    """
+    try:
+        return function(*args, **kwargs)
+    except TimeoutError as exc:  # concurrent.futures.TimeoutError from a polled operation
+        raise DeployTimeoutError(f"{action}: no result within the time allowed") from exc
+    except Exception as exc:
+        from google.api_core import exceptions as gexc
+        from google.auth import exceptions as auth_exc
+
+        if isinstance(exc, gexc.GoogleAPIError | auth_exc.GoogleAuthError | OSError):
+            raise translate(exc, action) from exc
+        raise
+
+
+def alert_policy_client(endpoint: str | None = None) -> Any:
+    """Cloud Monitoring's ``AlertPolicyServiceClient``, which speaks gRPC only.
+
+    ``endpoint`` (``host:port``, tests and emulators) switches to an insecure local
+    channel without credentials. Run it through :func:`call`: without credentials the
+    constructor raises Google's auth error. (The package is there: the policies to send
+    are its messages, and :func:`cutout.deploy.alerts.alert_policies` says when it is not.)
+    """
+    from google.cloud import monitoring_v3
+    from google.cloud.monitoring_v3.services.alert_policy_service.transports import (
+        AlertPolicyServiceGrpcTransport,
+    )
+
+    if endpoint is None:
+        return monitoring_v3.AlertPolicyServiceClient()
+    # grpc ships no type stubs; it is a dependency of google-api-core[grpc]
+    grpc = importlib.import_module("grpc")
+    channel = grpc.insecure_channel(endpoint.removeprefix("http://"))
+    return monitoring_v3.AlertPolicyServiceClient(
+        transport=AlertPolicyServiceGrpcTransport(channel=channel)
+    )
 
 
 @dataclass
@@ -71,21 +128,8 @@ class GcpClients:
             raise translate(exc, "create Google Cloud clients") from exc
 
     def call(self, action: str, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """``function(*args, **kwargs)``; a Google error becomes a DeployError naming ``action``.
-
-        Pagers fetch lazily: wrap ``list(pager)`` in a call too.
-        """
-        try:
-            return function(*args, **kwargs)
-        except TimeoutError as exc:  # concurrent.futures.TimeoutError from a polled operation
-            raise DeployTimeoutError(f"{action}: no result within the time allowed") from exc
-        except Exception as exc:
-            from google.api_core import exceptions as gexc
-            from google.auth import exceptions as auth_exc
-
-            if isinstance(exc, gexc.GoogleAPIError | auth_exc.GoogleAuthError | OSError):
-                raise translate(exc, action) from exc
-            raise
+        """:func:`call`, for the code that holds the clients."""
+        return call(action, function, *args, **kwargs)
 
     def wait(self, action: str, operation: Any, timeout_s: float) -> Any:
         """The result of a long-running operation; its error is translated like a call's."""
@@ -99,3 +143,51 @@ class GcpClients:
             multiplier=1.5,
         ).with_timeout(timeout_s)
         return self.call(action, operation.result, timeout=timeout_s, polling=polling)
+
+
+@dataclass(frozen=True)
+class GcloudResult:
+    returncode: int
+    stdout: str = ""  # only when captured
+
+
+def _execute(argv: Sequence[str], capture: bool) -> GcloudResult:
+    try:
+        done = subprocess.run(list(argv), capture_output=capture, text=True, check=False)
+    except OSError as exc:
+        raise DeployError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
+    return GcloudResult(done.returncode, done.stdout or "")
+
+
+def _echo(line: str) -> None:
+    print(line, flush=True)
+
+
+@dataclass
+class Gcloud:
+    """The ``gcloud`` command line. ``execute(argv, capture)`` runs one command (tests
+    pass a fake); ``echo`` shows each command that changes something before it runs."""
+
+    execute: Callable[[Sequence[str], bool], GcloudResult] = _execute
+    echo: Callable[[str], None] = _echo
+
+    @classmethod
+    def create(cls) -> Gcloud:
+        if shutil.which("gcloud") is None:
+            raise DeployError(
+                "gcloud is not on PATH: run with --dry-run and run the printed commands elsewhere"
+            )
+        return cls()
+
+    def run(self, argv: Sequence[str]) -> None:
+        """Run a command, its output going to the terminal; a non-zero exit is an error."""
+        self.echo(f"$ {shlex.join(argv)}")
+        done = self.execute(argv, False)
+        if done.returncode != 0:
+            raise DeployError(f"exit {done.returncode}: {shlex.join(argv)}")
+
+    def describe(self, argv: Sequence[str]) -> str | None:
+        """The output of a describe command, quietly; None when it fails (not found, or
+        any other reason: what runs next tells)."""
+        done = self.execute(argv, True)
+        return done.stdout if done.returncode == 0 else None

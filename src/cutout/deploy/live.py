@@ -16,7 +16,8 @@ from typing import Any
 from cutout.deploy.config import DeployConfig
 from cutout.deploy.gcp import GcpClients, location_name
 from cutout.deploy.quotas import RUN_SERVICE, limits_by_region, usage_in_region
-from cutout.deploy.snapshot import QUOTA_INFOS_FILE, Snapshot, services_file
+from cutout.deploy.snapshot import QUOTA_INFOS_FILE, services_file
+from cutout.deploy.types import Snapshot
 from cutout.errors import DeployError
 
 __all__ = ["list_quota_infos", "list_services", "read_live", "save_snapshot"]

@@ -1,7 +1,9 @@
 """The Knative ``serving.knative.dev/v1`` Service YAML for a planned candidate.
 
 This is what ``gcloud run services replace FILE --region R`` reads and what users keep in
-git. Every key is one Cloud Run documents (../shared/facts/cloud-run-gpu.md):
+git. Every key is one Cloud Run documents
+(https://cloud.google.com/run/docs/reference/yaml/v1,
+https://cloud.google.com/run/docs/configuring/services/gpu):
 
 * the GPU is a node selector ``run.googleapis.com/accelerator: nvidia-l4`` plus an
   ``nvidia.com/gpu: "1"`` limit, never an annotation;

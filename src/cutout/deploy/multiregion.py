@@ -1,22 +1,24 @@
-"""Several regions behind one global external Application Load Balancer.
+"""Several regions behind one global external Application Load Balancer: the plan.
 
 Each region gets its own plan (GPU where its quota allows, else CPU) with min instances
 at least 1 and a readiness probe, because Cloud Run's automatic failover needs service
-health: readiness probes, at least 1 min instance per region and at least 2 regions (a
-region is healthy while at least 60 % of its instances pass). Outlier detection has no
-gcloud flag; set it through the API or an import if wanted.
+health: readiness probes, at least 1 min instance per region and at least 2 regions; a
+region is healthy while at least 60 % of its instances pass their readiness probes
+(https://cloud.google.com/run/docs/configuring/configure-service-health). Outlier
+detection has no gcloud flag; set it through the API or an import if wanted.
 
 The load balancer is one serverless NEG per region, one backend service
 (``EXTERNAL_MANAGED``, global), a URL map, a managed certificate, an HTTPS proxy, a
-global address and a forwarding rule, created with the gcloud commands below (printed by
-``--dry-run``, run one by one otherwise).
+global address and a forwarding rule (https://cloud.google.com/run/docs/multiple-regions).
+Each is an :class:`LbResource`: the gcloud command that creates it (what ``--dry-run``
+prints) and the one that tells whether it exists. This module only plans; running the
+commands is :mod:`cutout.deploy.multiregion_live`.
 """
 
 from __future__ import annotations
 
+import json
 import shlex
-import shutil
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -24,17 +26,17 @@ from typing import Any
 from cutout.deploy.config import DeployConfig
 from cutout.deploy.manifest import build_manifest, manifest_yaml
 from cutout.deploy.plan import make_plan
-from cutout.deploy.snapshot import Snapshot
-from cutout.deploy.types import Candidate
+from cutout.deploy.types import Candidate, Snapshot
 from cutout.errors import ConfigError, DeployError
 
 __all__ = [
     "FAILOVER_REQUIREMENTS",
+    "LbResource",
     "MultiRegionSetup",
     "RegionChoice",
     "lb_commands",
+    "lb_resources",
     "plan_multi_region",
-    "run_commands",
 ]
 
 FAILOVER_REQUIREMENTS = (
@@ -77,15 +79,24 @@ class MultiRegionSetup:
     def max_per_day_usd(self) -> float:
         return round(sum(c.candidate.max_cost_per_day_usd for c in self.choices if c.candidate), 2)
 
-    def commands(self, manifest_dir: str = ".") -> list[list[str]]:
-        deploys = [
+    def service_commands(self, manifest_dir: str = ".") -> list[list[str]]:
+        """``gcloud run services replace`` of each region's manifest (idempotent by itself)."""
+        return [
             [
                 "gcloud", "run", "services", "replace", f"{manifest_dir}/service-{region}.yaml",
                 f"--region={region}", f"--project={self.config.project}",
             ]
             for region in self.regions
         ]  # fmt: skip
-        return deploys + lb_commands(self.config, self.regions, self.domain)
+
+    def load_balancer(self) -> list[LbResource]:
+        return lb_resources(self.config, self.regions, self.domain)
+
+    def commands(self, manifest_dir: str = ".") -> list[list[str]]:
+        """Every command, in order, as ``--dry-run`` prints them."""
+        return self.service_commands(manifest_dir) + [
+            list(resource.create) for resource in self.load_balancer()
+        ]
 
     def report(self, manifest_dir: str = ".") -> str:
         lines = []
@@ -135,58 +146,112 @@ class MultiRegionSetup:
         }
 
 
-def lb_commands(config: DeployConfig, regions: Sequence[str], domain: str) -> list[list[str]]:
-    """The gcloud commands for the serverless NEGs and the global HTTPS load balancer."""
+@dataclass(frozen=True)
+class LbResource:
+    """One piece of the load balancer: the gcloud command that creates it, and the one
+    that shows whether it is there already (so a second run reuses it).
+
+    A backend of the backend service is no resource of its own: it is there when the
+    backend service's description lists ``backend_group`` (a suffix of the NEG's URL).
+    """
+
+    what: str  # "backend service cutout-backend", for the report
+    create: tuple[str, ...]
+    describe: tuple[str, ...]
+    backend_group: str | None = None
+
+    def exists(self, described: str | None) -> bool:
+        """Whether ``described`` (the describe command's output; None if it failed) shows it.
+
+        A failed describe reads as absent whatever the reason: creating it next either
+        works or fails with gcloud's own words.
+        """
+        if described is None:
+            return False
+        if self.backend_group is None:
+            return True
+        try:
+            backends = json.loads(described).get("backends") or []
+            groups = [str(backend.get("group", "")) for backend in backends]
+        except (ValueError, AttributeError) as exc:
+            raise DeployError(f"{shlex.join(self.describe)}: not a backend service: {exc}") from exc
+        return any(group.endswith(self.backend_group) for group in groups)
+
+
+def _resource(
+    collection: str, what: str, name: str, flags: tuple[str, ...], *, scope: str, project: str
+) -> LbResource:
+    """``gcloud compute COLLECTION create NAME FLAGS --project=P`` and its describe."""
+    compute = ("gcloud", "compute", collection)
+    return LbResource(
+        what=f"{what} {name}",
+        create=(*compute, "create", name, *flags, project),
+        describe=(*compute, "describe", name, scope, "--format=json", project),
+    )
+
+
+def lb_resources(config: DeployConfig, regions: Sequence[str], domain: str) -> list[LbResource]:
+    """The serverless NEGs and the global HTTPS load balancer, in the order they are made."""
     service, project = config.service, f"--project={config.project}"
     backend, url_map, cert = f"{service}-backend", f"{service}-url-map", f"{service}-cert"
     proxy, address, rule = f"{service}-https-proxy", f"{service}-ip", f"{service}-https-rule"
-    commands = [
-        [
-            "gcloud", "compute", "network-endpoint-groups", "create", f"{service}-neg-{region}",
-            f"--region={region}", "--network-endpoint-type=serverless",
-            f"--cloud-run-service={service}", project,
-        ]
-        for region in regions
-    ]  # fmt: skip
-    commands.append(
-        [
-            "gcloud", "compute", "backend-services", "create", backend,
-            "--load-balancing-scheme=EXTERNAL_MANAGED", "--global", project,
-        ]
+    glob = {"scope": "--global", "project": project}
+    backend_service = _resource(
+        "backend-services", "backend service", backend,
+        ("--load-balancing-scheme=EXTERNAL_MANAGED", "--global"), **glob,
     )  # fmt: skip
-    commands += [
-        [
-            "gcloud", "compute", "backend-services", "add-backend", backend, "--global",
-            f"--network-endpoint-group={service}-neg-{region}",
-            f"--network-endpoint-group-region={region}", project,
-        ]
+    resources = [
+        _resource(
+            "network-endpoint-groups", "serverless NEG", f"{service}-neg-{region}",
+            (f"--region={region}", "--network-endpoint-type=serverless",
+             f"--cloud-run-service={service}"),
+            scope=f"--region={region}", project=project,
+        )
         for region in regions
     ]  # fmt: skip
-    commands += [
-        [
-            "gcloud", "compute", "url-maps", "create", url_map,
-            f"--default-service={backend}", "--global", project,
-        ],
-        [
-            "gcloud", "compute", "ssl-certificates", "create", cert,
-            f"--domains={domain}", "--global", project,
-        ],
-        [
-            "gcloud", "compute", "target-https-proxies", "create", proxy,
-            f"--url-map={url_map}", f"--ssl-certificates={cert}", "--global", project,
-        ],
-        [
-            "gcloud", "compute", "addresses", "create", address,
-            "--ip-version=IPV4", "--network-tier=PREMIUM", "--global", project,
-        ],
-        [
-            "gcloud", "compute", "forwarding-rules", "create", rule,
-            "--load-balancing-scheme=EXTERNAL_MANAGED", "--network-tier=PREMIUM",
-            f"--address={address}", f"--target-https-proxy={proxy}", "--global",
-            "--ports=443", project,
-        ],
+    resources.append(backend_service)
+    resources += [
+        LbResource(
+            what=f"backend {service}-neg-{region} of {backend}",
+            create=(
+                "gcloud", "compute", "backend-services", "add-backend", backend, "--global",
+                f"--network-endpoint-group={service}-neg-{region}",
+                f"--network-endpoint-group-region={region}", project,
+            ),
+            describe=backend_service.describe,
+            backend_group=f"/regions/{region}/networkEndpointGroups/{service}-neg-{region}",
+        )
+        for region in regions
     ]  # fmt: skip
-    return commands
+    resources += [
+        _resource(
+            "url-maps", "URL map", url_map, (f"--default-service={backend}", "--global"), **glob
+        ),
+        _resource(
+            "ssl-certificates", "managed certificate", cert,
+            (f"--domains={domain}", "--global"), **glob,
+        ),
+        _resource(
+            "target-https-proxies", "HTTPS proxy", proxy,
+            (f"--url-map={url_map}", f"--ssl-certificates={cert}", "--global"), **glob,
+        ),
+        _resource(
+            "addresses", "global address", address,
+            ("--ip-version=IPV4", "--network-tier=PREMIUM", "--global"), **glob,
+        ),
+        _resource(
+            "forwarding-rules", "forwarding rule", rule,
+            ("--load-balancing-scheme=EXTERNAL_MANAGED", "--network-tier=PREMIUM",
+             f"--address={address}", f"--target-https-proxy={proxy}", "--global", "--ports=443"),
+            **glob,
+        ),
+    ]  # fmt: skip
+    return resources
+
+
+def lb_commands(config: DeployConfig, regions: Sequence[str], domain: str) -> list[list[str]]:
+    """The gcloud commands that create the serverless NEGs and the global HTTPS LB."""
+    return [list(resource.create) for resource in lb_resources(config, regions, domain)]
 
 
 def _with_min_one(config: DeployConfig, region: str) -> DeployConfig:
@@ -230,19 +295,3 @@ def plan_multi_region(
             "fewer regions"
         )
     return setup
-
-
-def run_commands(commands: Sequence[Sequence[str]]) -> None:
-    """Run each command in order; stop at the first failure."""
-    if shutil.which("gcloud") is None:
-        raise DeployError(
-            "gcloud is not on PATH: run with --dry-run and run the printed commands elsewhere"
-        )
-    for argv in commands:
-        print(f"$ {shlex.join(argv)}", flush=True)
-        try:
-            done = subprocess.run(list(argv), check=False)
-        except OSError as exc:
-            raise DeployError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
-        if done.returncode != 0:
-            raise DeployError(f"exit {done.returncode}: {shlex.join(argv)}")

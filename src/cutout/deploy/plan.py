@@ -41,8 +41,9 @@ from cutout.deploy.types import (
 
 __all__ = ["L4_REGIONS", "fit_count", "make_plan", "offers_l4"]
 
-# Regions with Cloud Run L4 GPUs (facts, 2026-08). us-central1 may be invitation-only for
-# new projects and asia-south1 is by invitation: quota decides there. NOT us-west1/us-east1.
+# Regions with Cloud Run L4 GPUs (https://cloud.google.com/run/docs/configuring/services/gpu,
+# read 2026-08). us-central1 may be invitation-only for new projects and asia-south1 is by
+# invitation: quota decides there. NOT us-west1/us-east1.
 L4_REGIONS: frozenset[str] = frozenset(
     {"asia-southeast1", "europe-west1", "europe-west4", "us-east4", "us-central1", "asia-south1"}
 )

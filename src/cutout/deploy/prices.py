@@ -1,4 +1,9 @@
-"""A dated Cloud Run price table (instance-based billing), from ../shared/facts.
+"""A dated Cloud Run price table (instance-based billing).
+
+Read 2026-08: the vCPU rate from https://cloud.google.com/run/pricing (Tier 1 USD); the
+L4 and memory rates and the Tier 2 factor from third-party summaries that agree with
+each other. A 4 vCPU / 16 GiB L4 instance comes to about $1.05/h without and $1.42/h
+with zonal redundancy; there is no GPU free tier.
 
 Prices change; every cost the planner shows says which table it used (``as_of``).
 Update by adding a new table and pointing :data:`CURRENT` at it, never by editing an
@@ -35,7 +40,8 @@ PRICES_2026_08 = PriceTable(
     gib_per_s=0.000002,
     # Tier 2 regions cost about 20 % more (third-party sources agree; not verified).
     tier2_factor=1.2,
-    source="Cloud Run pricing page and third-party summaries, read 2026-08; Tier 1 USD",
+    source="https://cloud.google.com/run/pricing and third-party summaries, read 2026-08; "
+    "Tier 1 USD",
 )
 CURRENT = PRICES_2026_08
 

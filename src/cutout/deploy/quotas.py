@@ -16,14 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from cutout.deploy.types import (
-    CPU_QUOTA,
-    L4_NO_ZONAL_QUOTA,
-    L4_ZONAL_QUOTA,
-    MEMORY_QUOTA,
-    QuotaLimits,
-    RegionUsage,
-)
+from cutout.deploy.types import QUOTA_FIELDS, QuotaLimits, RegionUsage
 from cutout.deploy.units import parse_cpu, parse_memory
 from cutout.errors import ConfigError, DeployError
 
@@ -48,13 +41,6 @@ DEFAULT_CONTAINER_CPU = "1"
 DEFAULT_CONTAINER_MEMORY = "512Mi"
 _MANUAL_SCALING = 2  # ServiceScaling.ScalingMode.MANUAL
 L4 = "nvidia-l4"
-
-_FIELD_BY_QUOTA = {
-    L4_ZONAL_QUOTA: "l4_gpus_zonal",
-    L4_NO_ZONAL_QUOTA: "l4_gpus_no_zonal",
-    CPU_QUOTA: "cpu_milli",
-    MEMORY_QUOTA: "memory_bytes",
-}
 
 
 def _limit_in(info: QuotaInfo, region: str) -> int | None:
@@ -81,11 +67,11 @@ def _limit_in(info: QuotaInfo, region: str) -> int | None:
 
 def limits_by_region(infos: Iterable[QuotaInfo], regions: Sequence[str]) -> dict[str, QuotaLimits]:
     """The four Cloud Run quotas in each region; a quota the API did not list counts as 0."""
-    by_id = {info.quota_id: info for info in infos if info.quota_id in _FIELD_BY_QUOTA}
+    by_id = {info.quota_id: info for info in infos if info.quota_id in QUOTA_FIELDS}
     result: dict[str, QuotaLimits] = {}
     for region in regions:
         values: dict[str, Any] = {}
-        for quota_id, field_name in _FIELD_BY_QUOTA.items():
+        for quota_id, field_name in QUOTA_FIELDS.items():
             info = by_id.get(quota_id)
             values[field_name] = 0 if info is None else _limit_in(info, region)
         result[region] = QuotaLimits(region=region, **values)

@@ -1,9 +1,10 @@
 """``cutout deploy rollback [--to REVISION]``: all traffic back to a revision that works.
 
-Rollback is 100 % to a named revision (facts file). Without ``--to`` the target is the
-previous revision that served: Cloud Run keeps no traffic history, so apply records the
-revisions it moved all traffic to in the service annotation
-``cutout.dev/served-revisions``; when that is missing (a service deployed by other
+Rollback is 100 % to a named revision
+(https://cloud.google.com/run/docs/rollouts-rollbacks-traffic-migration). Without
+``--to`` the target is the previous revision that served: Cloud Run keeps no traffic
+history, so apply records the revisions it moved all traffic to in the service
+annotation ``cutout.dev/served-revisions``; when that is missing (a service deployed by other
 means), the newest ready revision created before the one serving now is used. The
 target must exist and be ready; tags at 0 % keep their URLs.
 """

@@ -1,11 +1,13 @@
 """Waiting for a rollout to settle, and moving traffic: shared by apply and rollback.
 
-A service is ready (../shared/facts/cloud-run-gpu.md) when ``reconciling`` is false,
-``terminal_condition.state == CONDITION_SUCCEEDED`` (4), ``observed_generation ==
-generation`` and ``latest_ready_revision == latest_created_revision``. When a revision
-fails, ``latest_ready_revision`` stays on the previous one and the terminal condition
-says why; a quota text there is a :class:`QuotaExceededError` (the original incident:
-"Quota exceeded for total allowable count of GPUs per project per region").
+A service is ready (the v2 ``Service`` fields,
+https://cloud.google.com/run/docs/reference/rest/v2/projects.locations.services) when
+``reconciling`` is false, ``terminal_condition.state == CONDITION_SUCCEEDED`` (4),
+``observed_generation == generation`` and ``latest_ready_revision ==
+latest_created_revision``. When a revision fails, ``latest_ready_revision`` stays on the
+previous one and the terminal condition says why; a quota text there is a
+:class:`QuotaExceededError` (the incident in docs/deploy.md: "Quota exceeded for total allowable
+count of GPUs per project per region").
 """
 
 from __future__ import annotations

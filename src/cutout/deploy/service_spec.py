@@ -1,10 +1,12 @@
 """The Run v2 request for one plan candidate: revision template and traffic.
 
-Rules (../shared/facts/cloud-run-gpu.md): a GPU revision carries an ``nvidia.com/gpu``
-limit of 1, ``node_selector.accelerator``, ``cpu_idle = False`` (instance-based billing)
-and ``gpu_zonal_redundancy_disabled``; a CPU revision has none of them (``--gpu=0``
-semantics). Max instances are always set (v2 would default to 100). No
-``run.googleapis.com/*`` or ``autoscaling.knative.dev/*`` annotations: v2 rejects them.
+Rules (https://cloud.google.com/run/docs/configuring/services/gpu and the v2 ``Service``
+reference, https://cloud.google.com/run/docs/reference/rest/v2/projects.locations.services):
+a GPU revision carries an ``nvidia.com/gpu`` limit of 1, ``node_selector.accelerator``,
+``cpu_idle = False`` (instance-based billing) and ``gpu_zonal_redundancy_disabled``; a
+CPU revision has none of them (``--gpu=0`` semantics). Max instances are always set (v2
+would default to 100). No ``run.googleapis.com/*`` or ``autoscaling.knative.dev/*``
+annotations: v2 rejects them.
 
 A new revision is NAMED (``template.revision``) so a traffic target can point at it by
 name with a tag and 0 %: a ``LATEST`` target would follow whatever becomes ready, and

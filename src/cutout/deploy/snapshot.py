@@ -15,12 +15,11 @@ does not have is an error only if it is mistyped, never silently read.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cutout.deploy.quotas import limits_by_region, usage_in_region
-from cutout.deploy.types import QuotaLimits, RegionUsage
+from cutout.deploy.types import Snapshot
 from cutout.errors import DeployError
 
 if TYPE_CHECKING:
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "QUOTA_INFOS_FILE",
-    "Snapshot",
     "SnapshotError",
     "load_snapshot",
     "read_quota_infos",
@@ -48,12 +46,6 @@ class SnapshotError(DeployError):
 
 def services_file(region: str) -> str:
     return f"services-{region}.json"
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    limits: dict[str, QuotaLimits]
-    usage: dict[str, RegionUsage]
 
 
 def _read(path: Path) -> str:

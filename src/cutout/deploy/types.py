@@ -19,6 +19,7 @@ __all__ = [
     "L4_NO_ZONAL_QUOTA",
     "L4_ZONAL_QUOTA",
     "MEMORY_QUOTA",
+    "QUOTA_FIELDS",
     "QUOTA_IDS",
     "Candidate",
     "Kind",
@@ -26,6 +27,7 @@ __all__ = [
     "QuotaLimits",
     "RegionUsage",
     "Shortfall",
+    "Snapshot",
     "Step",
 ]
 
@@ -35,6 +37,13 @@ L4_NO_ZONAL_QUOTA = "NvidiaL4GpuAllocNoZonalRedundancyPerProjectRegion"
 CPU_QUOTA = "CpuAllocPerProjectRegion"  # milli-vCPU
 MEMORY_QUOTA = "MemAllocPerProjectRegion"  # bytes
 QUOTA_IDS: tuple[str, ...] = (L4_ZONAL_QUOTA, L4_NO_ZONAL_QUOTA, CPU_QUOTA, MEMORY_QUOTA)
+# The field of QuotaLimits and RegionUsage that holds each quota's amount.
+QUOTA_FIELDS: dict[str, str] = {
+    L4_ZONAL_QUOTA: "l4_gpus_zonal",
+    L4_NO_ZONAL_QUOTA: "l4_gpus_no_zonal",
+    CPU_QUOTA: "cpu_milli",
+    MEMORY_QUOTA: "memory_bytes",
+}
 
 Kind = Literal["gpu", "cpu"]
 # Where a candidate sits on the fallback ladder, in the planner's order.
@@ -52,12 +61,8 @@ class QuotaLimits:
     memory_bytes: int | None = 0
 
     def limit(self, quota_id: str) -> int | None:
-        return {
-            L4_ZONAL_QUOTA: self.l4_gpus_zonal,
-            L4_NO_ZONAL_QUOTA: self.l4_gpus_no_zonal,
-            CPU_QUOTA: self.cpu_milli,
-            MEMORY_QUOTA: self.memory_bytes,
-        }[quota_id]
+        value: int | None = getattr(self, QUOTA_FIELDS[quota_id])
+        return value
 
 
 @dataclass(frozen=True)
@@ -73,12 +78,20 @@ class RegionUsage:
     services: tuple[str, ...] = ()  # short names of the services counted
 
     def used(self, quota_id: str) -> int:
-        return {
-            L4_ZONAL_QUOTA: self.l4_gpus_zonal,
-            L4_NO_ZONAL_QUOTA: self.l4_gpus_no_zonal,
-            CPU_QUOTA: self.cpu_milli,
-            MEMORY_QUOTA: self.memory_bytes,
-        }[quota_id]
+        value: int = getattr(self, QUOTA_FIELDS[quota_id])
+        return value
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The planner's inputs per region: quota limits and what other services use.
+
+    Read from the live APIs (:mod:`cutout.deploy.live`) or from saved responses
+    (:mod:`cutout.deploy.snapshot`); the planner cannot tell which.
+    """
+
+    limits: dict[str, QuotaLimits]
+    usage: dict[str, RegionUsage]
 
 
 @dataclass(frozen=True)
