@@ -30,7 +30,8 @@ from cutout.imaging.compose import Box, compose
 from cutout.imaging.decode import DEFAULT_MAX_PIXELS, DecodedImage, decode
 from cutout.imaging.encode import MEDIA_TYPES, encode
 from cutout.imaging.tensor import preprocess, saliency_to_matte, saliency_to_matte8
-from cutout.models.registry import ModelSpec, ResizePolicy, get_spec
+from cutout.models.registry import get_spec
+from cutout.models.spec import ModelSpec, ResizePolicy
 from cutout.models.weights import resolve_weights
 from cutout.options import RemoveOptions
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from cutout.errors import ChecksumError, WeightsMissingError
-from cutout.models.registry import ModelSpec, WeightsSource, get_spec
+from cutout.models.registry import get_spec
+from cutout.models.spec import ModelSpec, WeightsSource
 from cutout.models.weights import (
     cache_dir,
     cutout_home,

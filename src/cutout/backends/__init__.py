@@ -6,7 +6,7 @@ from pathlib import Path
 
 from cutout.backends.base import Backend, DeviceInfo
 from cutout.errors import BackendUnavailableError
-from cutout.models.registry import ModelSpec
+from cutout.models.spec import ModelSpec
 
 __all__ = ["Backend", "DeviceInfo", "create_backend"]
 

@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from cutout.models.registry import ModelSpec
+from cutout.models.spec import ModelSpec
 
 __all__ = ["Backend", "DeviceInfo", "FloatArray"]
 

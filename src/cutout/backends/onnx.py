@@ -11,7 +11,7 @@ import numpy as np
 
 from cutout.backends.base import DeviceInfo, FloatArray
 from cutout.errors import DeviceError, ModelError
-from cutout.models.registry import ModelSpec
+from cutout.models.spec import ModelSpec
 from cutout.models.weights import verify_file
 
 __all__ = ["OnnxBackend", "available_providers"]

@@ -24,7 +24,7 @@ from cutout.backends.base import DeviceInfo, FloatArray
 from cutout.errors import DeviceError, ModelError
 from cutout.models.inspyrenet.checkpoint import load_network
 from cutout.models.inspyrenet.export import export_onnx, onnx_cache_path
-from cutout.models.registry import ModelSpec
+from cutout.models.spec import ModelSpec
 from cutout.models.weights import file_digest, verify_file
 
 __all__ = ["DeviceProbe", "TorchBackend", "is_out_of_memory", "next_step", "select_device"]

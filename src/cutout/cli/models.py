@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from cutout.models.registry import ModelSpec
+    from cutout.models.spec import ModelSpec
 
     _Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 

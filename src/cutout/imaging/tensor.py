@@ -15,7 +15,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from cutout.imaging.parallel import map_strips, strip_bounds
-from cutout.models.registry import ModelSpec
+from cutout.models.spec import ModelSpec
 
 __all__ = ["input_shape", "preprocess", "saliency_to_matte", "saliency_to_matte8"]
 

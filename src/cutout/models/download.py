@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from cutout.errors import ChecksumError, DownloadError
-from cutout.models.registry import ModelSpec
+from cutout.models.spec import ModelSpec
 from cutout.models.weights import cache_dir, verify_file
 
 __all__ = ["DownloadResult", "ProgressCallback", "download"]

@@ -20,7 +20,7 @@ from pathlib import Path
 import platformdirs
 
 from cutout.errors import ChecksumError, WeightsMissingError
-from cutout.models.registry import ModelSpec
+from cutout.models.spec import ModelSpec
 
 __all__ = [
     "ResolvedWeights",

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from cutout.errors import ModelError
 from cutout.models.inspyrenet.checkpoint import load_network
-from cutout.models.registry import ModelSpec
+from cutout.models.spec import ModelSpec
 from cutout.models.weights import cutout_home
 
 __all__ = ["OPSET", "export_onnx", "onnx_cache_path"]
