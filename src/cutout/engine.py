@@ -13,7 +13,6 @@ requests):
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -26,6 +25,7 @@ import numpy as np
 
 from cutout.backends import Backend, create_backend
 from cutout.backends.base import DeviceInfo, FloatArray
+from cutout.cpus import usable_cpus
 from cutout.imaging.compose import Box, compose
 from cutout.imaging.decode import DEFAULT_MAX_PIXELS, DecodedImage, decode
 from cutout.imaging.encode import MEDIA_TYPES, encode
@@ -109,7 +109,7 @@ class Engine:
         self.spec = spec
         self.weights = Path(weights) if weights is not None else None
         self.device_policy = device
-        self.threads = threads or os.cpu_count() or 1
+        self.threads = threads or usable_cpus()
         self.max_pixels = max_pixels
         self.stats = EngineStats()
         self._backend = backend

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from cutout.backends.base import DeviceInfo, FloatArray
+from cutout.cpus import usable_cpus
 from cutout.errors import DeviceError, ModelError
 from cutout.models.spec import ModelSpec
 from cutout.models.weights import verify_file
@@ -50,7 +50,7 @@ class OnnxBackend:
         self.spec = spec
         self.weights = weights
         self.requested_device = device
-        self.threads = threads or os.cpu_count() or 1
+        self.threads = threads or usable_cpus()
         self.verify = verify
         self._session: Any = None
         self._input_name = ""

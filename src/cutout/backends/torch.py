@@ -10,7 +10,6 @@ it fits, then the model moves to the CPU. Each step is logged once and recorded 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 
 from cutout.backends.base import DeviceInfo, FloatArray
+from cutout.cpus import usable_cpus
 from cutout.errors import DeviceError, ModelError
 from cutout.models.inspyrenet.checkpoint import load_network
 from cutout.models.inspyrenet.export import export_onnx, onnx_cache_path
@@ -103,7 +103,7 @@ class TorchBackend:
         self.spec = spec
         self.weights = weights
         self.requested_device = device
-        self.threads = threads or os.cpu_count() or 1
+        self.threads = threads or usable_cpus()
         self.verify = verify
         self.cpu_precision = cpu_precision
         self.cpu_runtime = cpu_runtime

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import platform
 import sys
 from importlib import metadata
@@ -64,6 +63,7 @@ def _providers() -> list[str] | str:
 
 def collect() -> dict[str, Any]:
     from cutout.cli.models import weights_state
+    from cutout.cpus import machine_cpus, usable_cpus
     from cutout.models.registry import all_specs
     from cutout.models.weights import cache_dir
 
@@ -84,7 +84,12 @@ def collect() -> dict[str, Any]:
     return {
         "versions": versions,
         "platform": platform.platform(),
-        "devices": {"cpu_cores": os.cpu_count(), **_torch_devices()},
+        "devices": {
+            "cpu_cores": machine_cpus(),
+            # what thread counts are sized from: affinity, capped by a cgroup CPU quota
+            "usable_cpus": usable_cpus(),
+            **_torch_devices(),
+        },
         "onnxruntime_providers": _providers(),
         "weights_cache": str(cache_dir()),
         "models": models,
