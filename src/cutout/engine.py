@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cutout.arrays import FloatArray
 from cutout.backends import Backend, create_backend
-from cutout.backends.base import DeviceInfo, FloatArray
+from cutout.backends.base import DeviceInfo
 from cutout.cpus import usable_cpus
 from cutout.imaging.compose import Box, compose
 from cutout.imaging.decode import DEFAULT_MAX_PIXELS, DecodedImage, decode

@@ -12,14 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-import numpy as np
-import numpy.typing as npt
-
+from cutout.arrays import FloatArray
 from cutout.models.spec import ModelSpec
 
-__all__ = ["Backend", "DeviceInfo", "FloatArray"]
-
-FloatArray = npt.NDArray[np.float32]
+__all__ = ["Backend", "DeviceInfo"]
 
 
 @dataclass

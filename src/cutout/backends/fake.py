@@ -12,7 +12,8 @@ import threading
 
 import numpy as np
 
-from cutout.backends.base import DeviceInfo, FloatArray
+from cutout.arrays import FloatArray
+from cutout.backends.base import DeviceInfo
 from cutout.models.spec import ModelSpec, WeightsSource
 
 __all__ = ["FAKE_SPEC", "FakeBackend"]

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from cutout.backends.base import DeviceInfo, FloatArray
+from cutout.arrays import FloatArray
+from cutout.backends.base import DeviceInfo
 from cutout.cpus import usable_cpus
 from cutout.errors import DeviceError, ModelError
 from cutout.models.spec import ModelSpec

@@ -19,7 +19,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from cutout.backends.base import DeviceInfo, FloatArray
+from cutout.arrays import FloatArray
+from cutout.backends.base import DeviceInfo
 from cutout.cpus import usable_cpus
 from cutout.errors import DeviceError, ModelError
 from cutout.models.inspyrenet.checkpoint import load_network

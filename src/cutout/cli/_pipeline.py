@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from cutout.backends.base import FloatArray
+from cutout.arrays import FloatArray
 from cutout.cli._paths import Job
 from cutout.cpus import usable_cpus
 from cutout.engine import Engine, Prepared

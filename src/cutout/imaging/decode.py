@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageCms
 
+from cutout.arrays import ByteArray
 from cutout.errors import DecodeError, ImageTooLargeError, UnsupportedFormatError
 from cutout.imaging.icc import is_srgb_profile, rgb_to_srgb, rgbx_to_srgb, to_srgb
 
@@ -32,7 +33,6 @@ __all__ = ["DEFAULT_MAX_PIXELS", "DecodedImage", "decode", "read_source"]
 
 DEFAULT_MAX_PIXELS = 50_000_000
 
-ByteArray = npt.NDArray[np.uint8]
 
 # what Pillow and its plugins raise on broken data (besides their own error classes)
 _DECODE_ERRORS = (

@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
-from cutout.backends.base import FloatArray
+from cutout.arrays import FloatArray
 from cutout.config import Settings
 from cutout.cpus import usable_cpus
 from cutout.engine import Engine, Prepared, RemoveResult
