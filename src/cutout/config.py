@@ -12,7 +12,9 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from cutout.errors import ConfigError
+from cutout.devices import check_device
+from cutout.errors import ConfigError, DeviceError
+from cutout.models.inspyrenet.policy import Quality
 
 __all__ = ["Settings", "load_settings"]
 
@@ -26,9 +28,10 @@ class Settings(BaseSettings):
     model: str = "u2netp"
     # --quality / CUTOUT_QUALITY: pick the InSPyReNet record for the hardware when no model
     # is named (auto: base at 1024 on a GPU, fast at 384 on the CPU; best; fast)
-    quality: Literal["auto", "best", "fast"] | None = None
+    quality: Quality | None = None
     weights: Path | None = None
-    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    # auto | cpu | cuda | cuda:N | mps (cutout.devices.DEVICE_NAMES)
+    device: str = "auto"
     threads: int | None = Field(default=None, ge=1)
     resize: Literal["static", "dynamic"] | None = None
     home: Path | None = None
@@ -79,6 +82,14 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("device")
+    @classmethod
+    def _device_name(cls, value: str) -> str:
+        try:
+            return check_device(value)
+        except DeviceError as exc:
+            raise ValueError(exc.message) from exc
 
     @property
     def max_pixels(self) -> int:

@@ -1,7 +1,13 @@
-"""ONNX Runtime backend: CPUExecutionProvider, or CUDA when onnxruntime-gpu sees a GPU."""
+"""ONNX Runtime backend: CPUExecutionProvider, or CUDA when onnxruntime-gpu sees a GPU.
+
+A GPU-capable request that ends on the CPU is never silent: the reason is recorded in
+:attr:`DeviceInfo.fallbacks`, including two ONNX Runtime builds installed side by side
+(see :func:`cutout.devices.onnxruntime_conflict`).
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -11,29 +17,45 @@ import numpy as np
 from cutout.arrays import FloatArray
 from cutout.backends.base import DeviceInfo
 from cutout.cpus import usable_cpus
+from cutout.devices import available_providers, check_device, onnxruntime_conflict
 from cutout.errors import DeviceError, ModelError
 from cutout.models.spec import ModelSpec
 from cutout.models.weights import verify_file
 
-__all__ = ["OnnxBackend", "available_providers"]
+__all__ = ["OnnxBackend"]
+
+logger = logging.getLogger(__name__)
+
+_CUDA = "CUDAExecutionProvider"
+# a provider's name, or its name and options (the device id of ``cuda:N``)
+Provider = str | tuple[str, dict[str, str]]
 
 
-def available_providers() -> tuple[str, ...]:
-    import onnxruntime as ort
-
-    return tuple(ort.get_available_providers())
-
-
-def _choose_providers(device: str) -> list[str]:
+def _choose_providers(device: str) -> list[Provider]:
+    """ONNX Runtime's providers for ``device``: CUDA (the N-th device for ``cuda:N``) with
+    the CPU behind it, or the CPU alone. A named CUDA device ORT cannot use is an error."""
+    kind, _, index = check_device(device).partition(":")
     available = available_providers()
-    if device in ("auto", "cuda") and "CUDAExecutionProvider" in available:
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    if device == "cuda":
+    if kind in ("auto", "cuda") and _CUDA in available:
+        cuda: Provider = (_CUDA, {"device_id": index}) if index else _CUDA
+        return [cuda, "CPUExecutionProvider"]
+    if kind == "cuda":
         raise DeviceError(
-            "device 'cuda' requested but ONNX Runtime has no CUDAExecutionProvider "
-            f"(available: {', '.join(available)}); install onnxruntime-gpu on a CUDA machine"
+            f"device {device!r} requested but ONNX Runtime has no CUDAExecutionProvider "
+            f"(available: {', '.join(available)}); {_gpu_build_advice()}"
         )
     return ["CPUExecutionProvider"]
+
+
+def _gpu_build_advice() -> str:
+    conflict = onnxruntime_conflict()
+    if conflict is not None:
+        return conflict
+    # onnxruntime and onnxruntime-gpu share one package folder: never install both
+    return (
+        "on a CUDA machine, replace the CPU build with the GPU one, so that exactly one "
+        "is installed: pip uninstall -y onnxruntime && pip install onnxruntime-gpu"
+    )
 
 
 class OnnxBackend:
@@ -96,16 +118,31 @@ class OnnxBackend:
             self._input_name = model_input.name
             batch_dim = model_input.shape[0]
             self._fixed_batch = batch_dim if isinstance(batch_dim, int) else None
-            on_gpu = used[0] == "CUDAExecutionProvider"
+            on_gpu = used[0] == _CUDA
             self._device = DeviceInfo(
                 kind="cuda" if on_gpu else "cpu",
                 name=used[0],
                 threads=None if on_gpu else self.threads,
                 providers=used,
             )
-            if self.requested_device in ("auto",) and not on_gpu and "CUDA" in "".join(providers):
-                self._device.fallbacks.append("CUDAExecutionProvider unavailable -> CPU")
+            self._device.fallbacks.extend(self._cpu_fallbacks(providers, on_gpu))
             self._session = session
+
+    def _cpu_fallbacks(self, providers: list[Provider], on_gpu: bool) -> list[str]:
+        """Why a GPU-capable request runs on the CPU: never silently."""
+        kind = self.requested_device.partition(":")[0]
+        if on_gpu or kind == "cpu":
+            return []
+        if kind == "mps":
+            return ["ONNX Runtime has no Apple MPS provider -> CPU"]
+        names = [provider if isinstance(provider, str) else provider[0] for provider in providers]
+        if _CUDA in names:
+            return ["CUDAExecutionProvider unavailable -> CPU"]
+        conflict = onnxruntime_conflict()  # auto without a CUDA provider: a broken install?
+        if conflict is None:
+            return []
+        logger.warning("%s: %s", self.spec.name, conflict)
+        return [f"no CUDAExecutionProvider -> CPU: {conflict}"]
 
     def predict(self, batch: FloatArray) -> FloatArray:
         session = self._session

@@ -1,6 +1,7 @@
 """PyTorch backend for InSPyReNet: device choice, batching, and falling back instead of failing.
 
-Device ``auto`` prefers CUDA, then Apple MPS, then the CPU. On CUDA the forward runs under
+Device ``auto`` prefers CUDA, then Apple MPS, then the CPU (the rule of
+:func:`cutout.devices.resolve_device`, asked of torch's probe). On CUDA the forward runs under
 fp16/bf16 autocast with channels-last tensors and cuDNN autotuning. A GPU that fails to
 initialise, or runs out of memory, never fails the request: the batch is halved until
 it fits, then the model moves to the CPU. Each step is logged once and recorded in
@@ -11,8 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,13 +21,14 @@ import torch
 from cutout.arrays import FloatArray
 from cutout.backends.base import DeviceInfo
 from cutout.cpus import usable_cpus
+from cutout.devices import DeviceProbe, select_device, torch_probe
 from cutout.errors import DeviceError, ModelError
 from cutout.models.inspyrenet.checkpoint import load_network
 from cutout.models.inspyrenet.export import export_onnx, onnx_cache_path
 from cutout.models.spec import ModelSpec
 from cutout.models.weights import file_digest, verify_file
 
-__all__ = ["DeviceProbe", "TorchBackend", "is_out_of_memory", "next_step", "select_device"]
+__all__ = ["TorchBackend", "is_out_of_memory", "next_step"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,35 +37,6 @@ CpuPrecision = Literal["float32", "bfloat16"]
 # weights is in the cache (measured 2-4x faster than torch here, same parity bounds);
 # "onnxruntime": export it on load when missing; "torch": never.
 CpuRuntime = Literal["auto", "torch", "onnxruntime"]
-
-
-@dataclass(frozen=True)
-class DeviceProbe:
-    """What hardware torch sees; injectable so that device selection is testable anywhere."""
-
-    cuda_available: Callable[[], bool] = torch.cuda.is_available
-    mps_available: Callable[[], bool] = torch.backends.mps.is_available
-
-
-def select_device(requested: str, probe: DeviceProbe | None = None) -> str:
-    """Resolve ``auto`` | ``cpu`` | ``cuda[:N]`` | ``mps`` to a torch device string."""
-    probe = probe or DeviceProbe()
-    kind = requested.split(":", 1)[0]
-    if requested == "auto":
-        if probe.cuda_available():
-            return "cuda"
-        return "mps" if probe.mps_available() else "cpu"
-    if kind == "cpu":
-        return "cpu"
-    if kind == "cuda":
-        if not probe.cuda_available():
-            raise DeviceError(f"device {requested!r} requested but torch sees no CUDA device")
-        return requested
-    if kind == "mps":
-        if not probe.mps_available():
-            raise DeviceError("device 'mps' requested but torch sees no Apple MPS device")
-        return "mps"
-    raise DeviceError(f"unknown device {requested!r}; use auto, cpu, cuda, cuda:N or mps")
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -108,7 +79,7 @@ class TorchBackend:
         self.verify = verify
         self.cpu_precision = cpu_precision
         self.cpu_runtime = cpu_runtime
-        self.probe = probe or DeviceProbe()
+        self.probe = probe or torch_probe()
         self.home = home
         self.network: torch.nn.Module | None = None
         self._session: Any = None  # ONNX Runtime session for the CPU forward

@@ -14,6 +14,8 @@ __all__ = ["register", "run"]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from cutout.cli._choices import add_device_flag, add_quality_flag
+
     parser = subparsers.add_parser(
         "serve",
         help="run the HTTP API",
@@ -23,12 +25,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--port", type=int, help="port (default $PORT, else 8000)")
     parser.add_argument("--model", help="model name (default u2netp, embedded)")
     parser.add_argument("--weights", type=Path, help="weights file for the model")
-    parser.add_argument(
-        "--quality",
-        choices=("auto", "best", "fast"),
-        help="InSPyReNet for the hardware when no --model: auto = base on a GPU, fast on CPU",
-    )
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    add_quality_flag(parser)
+    add_device_flag(parser)
     parser.add_argument("--threads", type=int, help="intra-op threads for the model")
     parser.add_argument("--max-batch", type=int, help="images per batched forward (default 8)")
     parser.add_argument("--batch-wait-ms", type=float, help="max wait to fill a batch (5)")
