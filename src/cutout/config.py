@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
+import platformdirs
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -34,7 +35,8 @@ class Settings(BaseSettings):
     device: str = "auto"
     threads: int | None = Field(default=None, ge=1)
     resize: Literal["static", "dynamic"] | None = None
-    home: Path | None = None
+    # the cache: weights (home/weights) and exported ONNX graphs (home/onnx)
+    home: Path = Field(default_factory=lambda: Path(platformdirs.user_cache_dir("cutout")))
 
     # server
     host: str = "0.0.0.0"
@@ -82,6 +84,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("home")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
 
     @field_validator("device")
     @classmethod

@@ -85,6 +85,14 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
         timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
 
 
+def _settings_home() -> Path:
+    """The cache folder of the settings, for engines built without them (``Engine(name)``,
+    :func:`cutout.remove`); the settings module loads only when one is needed."""
+    from cutout.config import load_settings
+
+    return load_settings().home
+
+
 class Engine:
     """Background removal with one model.
 
@@ -103,6 +111,7 @@ class Engine:
         resize: ResizePolicy | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         backend: Backend | None = None,
+        home: Path | None = None,
     ) -> None:
         spec = get_spec(model) if isinstance(model, str) else model
         if resize is not None:
@@ -112,6 +121,8 @@ class Engine:
         self.device_policy = device
         self.threads = threads or usable_cpus()
         self.max_pixels = max_pixels
+        # the weights cache and exported graphs; None: Settings' (CUTOUT_HOME), read at load
+        self.home = home
         self.stats = EngineStats()
         self._backend = backend
         self._load_lock = threading.Lock()
@@ -128,6 +139,7 @@ class Engine:
             threads=settings.threads,
             resize=settings.resize,
             max_pixels=settings.max_pixels,
+            home=settings.home,
         )
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -154,13 +166,15 @@ class Engine:
                 return
             start = time.perf_counter()
             if self._backend is None:
-                resolved = resolve_weights(self.spec, self.weights)
+                home = self.home if self.home is not None else _settings_home()
+                resolved = resolve_weights(self.spec, self.weights, home=home)
                 self._backend = create_backend(
                     self.spec,
                     resolved.path,
                     device=self.device_policy,
                     threads=self.threads,
                     verify=resolved.source != "user",
+                    home=home,
                 )
             self._backend.load()
             self.stats.load_seconds = time.perf_counter() - start

@@ -80,7 +80,10 @@ class TorchBackend:
         self.cpu_precision = cpu_precision
         self.cpu_runtime = cpu_runtime
         self.probe = probe or torch_probe()
+        # the cache that holds exported graphs; None: no cache, the CPU forward is torch's
         self.home = home
+        if cpu_runtime == "onnxruntime" and home is None:
+            raise ValueError("cpu_runtime 'onnxruntime' exports the graph into a cache: pass home")
         self.network: torch.nn.Module | None = None
         self._session: Any = None  # ONNX Runtime session for the CPU forward
         self._loaded = False
@@ -272,6 +275,8 @@ class TorchBackend:
         if self._session is not None:
             return True
         if self.cpu_runtime == "torch" or self.cpu_precision != "float32" or self._graph_failed:
+            return False
+        if self.home is None:
             return False
         assert self._sha256 is not None
         path = onnx_cache_path(self.spec, self._sha256, self.home)

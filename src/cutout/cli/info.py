@@ -63,16 +63,18 @@ def _providers() -> list[str] | str:
 
 def collect() -> dict[str, Any]:
     from cutout.cli.models import weights_state
+    from cutout.config import load_settings
     from cutout.cpus import machine_cpus, usable_cpus
     from cutout.devices import onnxruntime_conflict, onnxruntime_distributions
     from cutout.models.registry import all_specs
     from cutout.models.weights import cache_dir
 
+    home = load_settings().home
     versions = {package: _version(package) for package in _PACKAGES}
     versions["python"] = platform.python_version()
     models = []
     for spec in all_specs():
-        state = weights_state(spec)
+        state = weights_state(spec, home)
         models.append(
             {
                 "name": spec.name,
@@ -95,7 +97,7 @@ def collect() -> dict[str, Any]:
         # two builds share one package folder: CUDA may then be silently unavailable
         "onnxruntime_distributions": list(onnxruntime_distributions()),
         "onnxruntime_conflict": onnxruntime_conflict(),
-        "weights_cache": str(cache_dir()),
+        "weights_cache": str(cache_dir(home)),
         "models": models,
     }
 
