@@ -17,7 +17,6 @@ from cutout.cli.main import build_parser
 from cutout.config import load_settings
 from cutout.devices import (
     DEVICE_NAMES,
-    DeviceProbe,
     check_device,
     onnxruntime_conflict,
     onnxruntime_distributions,
@@ -29,17 +28,7 @@ from cutout.models.inspyrenet.policy import QUALITIES
 from cutout.models.registry import get_spec
 from cutout.models.weights import embedded_path
 from tests.conftest import REPO
-
-
-def _probe(cuda: bool = False, mps: bool = False) -> DeviceProbe:
-    return DeviceProbe(cuda_available=lambda: cuda, mps_available=lambda: mps)
-
-
-def _no_probing() -> DeviceProbe:
-    def refuse() -> bool:
-        raise AssertionError("the hardware was probed")
-
-    return DeviceProbe(cuda_available=refuse, mps_available=refuse)
+from tests.probes import probe, unprobed
 
 
 # -- names ------------------------------------------------------------------------------
@@ -103,25 +92,25 @@ def test_a_bad_device_flag_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
 
 # -- the auto rule ----------------------------------------------------------------------
 def test_auto_prefers_cuda_then_mps_then_cpu() -> None:
-    assert select_device("auto", _probe(cuda=True, mps=True)) == "cuda"
-    assert select_device("auto", _probe(mps=True)) == "mps"
-    assert select_device("auto", _probe()) == "cpu"
-    assert select_device("cuda:1", _probe(cuda=True)) == "cuda:1"
-    assert select_device("cpu", _probe(cuda=True)) == "cpu"
-    assert resolve_device("auto", _probe(cuda=True)) == "cuda"
-    assert resolve_device("auto", _probe(mps=True)) == "mps"
-    assert resolve_device("auto", _probe()) == "cpu"
+    assert select_device("auto", probe(cuda=True, mps=True)) == "cuda"
+    assert select_device("auto", probe(mps=True)) == "mps"
+    assert select_device("auto", probe()) == "cpu"
+    assert select_device("cuda:1", probe(cuda=True)) == "cuda:1"
+    assert select_device("cpu", probe(cuda=True)) == "cpu"
+    assert resolve_device("auto", probe(cuda=True)) == "cuda"
+    assert resolve_device("auto", probe(mps=True)) == "mps"
+    assert resolve_device("auto", probe()) == "cpu"
 
 
 @pytest.mark.parametrize("requested", ["cuda", "cuda:0", "mps", "tpu"])
 def test_unavailable_or_unknown_device_is_a_device_error(requested: str) -> None:
     with pytest.raises(DeviceError, match=requested.split(":")[0]):
-        select_device(requested, _probe())
+        select_device(requested, probe())
 
 
 @pytest.mark.parametrize("requested", ["cpu", "cuda", "cuda:1", "mps"])
 def test_a_named_device_is_resolved_without_probing(requested: str) -> None:
-    assert resolve_device(requested, _no_probing()) == requested
+    assert resolve_device(requested, unprobed()) == requested
 
 
 def test_importing_devices_imports_no_runtime() -> None:

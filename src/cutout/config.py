@@ -25,8 +25,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CUTOUT_", extra="ignore", frozen=True)
 
-    # model
-    model: str = "u2netp"
+    # model: None when none is named, then --quality's choice or the default (u2netp); the
+    # engine decides (cutout.engine.model_for_settings): loading settings probes no hardware
+    model: str | None = None
     # --quality / CUTOUT_QUALITY: pick the InSPyReNet record for the hardware when no model
     # is named (auto: base at 1024 on a GPU, fast at 384 on the CPU; best; fast)
     quality: Quality | None = None
@@ -107,17 +108,10 @@ def load_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit (CLI) overrides that are not None."""
     given = {key: value for key, value in overrides.items() if value is not None}
     try:
-        settings = Settings(**given)  # type: ignore[arg-type]
+        return Settings(**given)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = "; ".join(f"{_env_name(error['loc'])}: {error['msg']}" for error in exc.errors())
         raise ConfigError(f"invalid settings: {problems}") from exc
-    if settings.quality is not None and "model" not in settings.model_fields_set:
-        from cutout.devices import resolve_device
-        from cutout.models.inspyrenet.policy import choose_model_for_quality
-
-        model = choose_model_for_quality(settings.quality, resolve_device(settings.device))
-        settings = settings.model_copy(update={"model": model})
-    return settings
 
 
 def _env_name(location: tuple[int | str, ...]) -> str:

@@ -27,11 +27,13 @@ from cutout.arrays import FloatArray
 from cutout.backends import Backend, create_backend
 from cutout.backends.base import DeviceInfo
 from cutout.cpus import usable_cpus
+from cutout.devices import DeviceProbe, resolve_device
 from cutout.imaging.compose import Box, compose
 from cutout.imaging.decode import DEFAULT_MAX_PIXELS, DecodedImage, decode
 from cutout.imaging.encode import MEDIA_TYPES, encode
 from cutout.imaging.tensor import preprocess, saliency_to_matte, saliency_to_matte8
-from cutout.models.registry import get_spec
+from cutout.models.inspyrenet.policy import choose_model_for_quality
+from cutout.models.registry import DEFAULT_MODEL, get_spec
 from cutout.models.spec import ModelSpec, ResizePolicy
 from cutout.models.weights import resolve_weights
 from cutout.options import RemoveOptions
@@ -39,7 +41,7 @@ from cutout.options import RemoveOptions
 if TYPE_CHECKING:
     from cutout.config import Settings
 
-__all__ = ["STAGES", "Engine", "EngineStats", "Prepared", "RemoveResult"]
+__all__ = ["STAGES", "Engine", "EngineStats", "Prepared", "RemoveResult", "model_for_settings"]
 
 STAGES = ("decode", "preprocess", "infer", "postprocess", "compose", "encode")
 
@@ -85,6 +87,21 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
         timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
 
 
+def model_for_settings(settings: Settings, probe: DeviceProbe | None = None) -> str:
+    """The model ``settings`` ask for: a named one (flag or ``CUTOUT_MODEL``) wins; else
+    ``quality``'s InSPyReNet record for the device ``settings.device`` resolves to (the
+    hardware is probed here, only for ``auto``, never when the settings load); else the
+    default model."""
+    if settings.model is not None:
+        return settings.model
+    if settings.quality == "auto":
+        device = resolve_device(settings.device, probe)
+        return choose_model_for_quality(settings.quality, device)
+    if settings.quality is not None:  # best and fast do not depend on the hardware
+        return choose_model_for_quality(settings.quality, settings.device)
+    return DEFAULT_MODEL
+
+
 def _settings_home() -> Path:
     """The cache folder of the settings, for engines built without them (``Engine(name)``,
     :func:`cutout.remove`); the settings module loads only when one is needed."""
@@ -103,7 +120,7 @@ class Engine:
 
     def __init__(
         self,
-        model: str | ModelSpec = "u2netp",
+        model: str | ModelSpec = DEFAULT_MODEL,
         *,
         weights: Path | str | None = None,
         device: str = "auto",
@@ -130,10 +147,11 @@ class Engine:
         self._loaded = False
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Engine:
-        """The engine ``settings`` describe (model, weights, device, threads, resize, limit)."""
+    def from_settings(cls, settings: Settings, *, probe: DeviceProbe | None = None) -> Engine:
+        """The engine ``settings`` describe (model, weights, device, threads, resize, limit,
+        cache); ``probe`` answers for the hardware when ``--quality`` picks the model."""
         return cls(
-            settings.model,
+            model_for_settings(settings, probe),
             weights=settings.weights,
             device=settings.device,
             threads=settings.threads,

@@ -23,20 +23,16 @@ from tests.inspyrenet_fixtures import (  # noqa: E402
     relative_l2,
     synthetic_checkpoint,
 )
+from tests.probes import probe  # noqa: E402
 
 from cutout.backends import create_backend  # noqa: E402
 from cutout.backends.base import Backend  # noqa: E402
 from cutout.backends.torch import TorchBackend, next_step  # noqa: E402
-from cutout.devices import DeviceProbe  # noqa: E402
 from cutout.errors import ChecksumError, DeviceError  # noqa: E402
 from cutout.models.registry import get_spec  # noqa: E402
 from cutout.models.weights import file_digest  # noqa: E402
 
 SPEC = get_spec("inspyrenet-fast")
-
-
-def _probe(cuda: bool = False, mps: bool = False) -> DeviceProbe:
-    return DeviceProbe(cuda_available=lambda: cuda, mps_available=lambda: mps)
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +135,7 @@ def test_gpu_that_fails_to_initialise_falls_back_to_the_cpu(
         synthetic_checkpoint(384),
         device="auto",
         verify=False,
-        probe=_probe(cuda=True),
+        probe=probe(cuda=True),
         home=tmp_path,
     )
     with caplog.at_level(logging.WARNING, logger="cutout.backends.torch"):

@@ -13,10 +13,11 @@ from cutout.models.inspyrenet_specs import INSPYRENET_SPECS
 from cutout.models.spec import ModelSpec
 from cutout.models.u2netp import U2NETP
 
-__all__ = ["BUILTIN_SPECS", "all_specs", "get_spec", "model_names", "register"]
+__all__ = ["BUILTIN_SPECS", "DEFAULT_MODEL", "all_specs", "get_spec", "model_names", "register"]
 
 # the default model first: it leads every list of names
 BUILTIN_SPECS: tuple[ModelSpec, ...] = (U2NETP, *INSPYRENET_SPECS)
+DEFAULT_MODEL = U2NETP.name
 
 _REGISTRY: dict[str, ModelSpec] = {}
 
