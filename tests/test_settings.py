@@ -34,3 +34,8 @@ def test_only_config_reads_the_environment() -> None:
             if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv"):
                 readers.append(f"{path.relative_to(REPO)}:{node.lineno}")
     assert readers == []
+
+
+def test_production_settings_hold_no_test_hooks() -> None:
+    # tests serve the fake backend through tests/server/fake_serve.py instead
+    assert [name for name in Settings.model_fields if "test" in name or "fake" in name] == []

@@ -74,10 +74,6 @@ class Settings(BaseSettings):
     # Cloud Run sets K_REVISION; /model-info reports it.
     k_revision: str | None = Field(default=None, validation_alias=AliasChoices("K_REVISION"))
 
-    # TEST ONLY: serve the fake backend (no weights) with this delay per batch, so tests
-    # of queueing, deadlines and shutdown can hold requests in flight deterministically.
-    testing_fake_delay_s: float | None = Field(default=None, ge=0)
-
     @field_validator("api_keys", "url_allow_hosts", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
