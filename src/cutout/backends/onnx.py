@@ -1,8 +1,10 @@
 """ONNX Runtime backend: CPUExecutionProvider, or CUDA when onnxruntime-gpu sees a GPU.
 
-A GPU-capable request that ends on the CPU is never silent: the reason is recorded in
-:attr:`DeviceInfo.fallbacks`, including two ONNX Runtime builds installed side by side
-(see :func:`cutout.devices.onnxruntime_conflict`).
+Every ONNX Runtime session of cutout is opened here, with the options of
+:func:`session_options`: the torch backend runs its exported graph through an
+:class:`OnnxBackend` it owns. A GPU-capable request that ends on the CPU is never silent:
+the reason is recorded in :attr:`DeviceInfo.fallbacks`, including two ONNX Runtime builds
+installed side by side (see :func:`cutout.devices.onnxruntime_conflict`).
 """
 
 from __future__ import annotations
@@ -22,13 +24,29 @@ from cutout.errors import DeviceError, ModelError
 from cutout.models.spec import ModelSpec
 from cutout.models.weights import verify_file
 
-__all__ = ["OnnxBackend"]
+__all__ = ["OnnxBackend", "session_options"]
 
 logger = logging.getLogger(__name__)
 
 _CUDA = "CUDAExecutionProvider"
 # a provider's name, or its name and options (the device id of ``cuda:N``)
 Provider = str | tuple[str, dict[str, str]]
+
+
+def session_options(threads: int) -> Any:
+    """The options of every session: ``threads`` intra-op threads, one inter-op thread,
+    no spinning, every graph optimisation, errors-only logging."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    # idle intra-op threads otherwise spin after each run, on the cores the strip-parallel
+    # finish stage needs (8 MP: finish -25 ms CPU, forward -80)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    return options
 
 
 def _choose_providers(device: str) -> list[Provider]:
@@ -98,18 +116,12 @@ class OnnxBackend:
 
             if self.verify:
                 self._sha256 = verify_file(self.spec, self.weights)
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = self.threads
-            options.inter_op_num_threads = 1
-            # idle intra-op threads otherwise spin after each run, on the cores the
-            # strip-parallel finish stage needs (8 MP: finish -25 ms CPU, forward -80)
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            options.log_severity_level = 3
             providers = _choose_providers(self.requested_device)
             try:
                 session = ort.InferenceSession(
-                    str(self.weights), sess_options=options, providers=providers
+                    str(self.weights),
+                    sess_options=session_options(self.threads),
+                    providers=providers,
                 )
             except Exception as exc:  # ORT raises its own untyped errors
                 raise ModelError(f"cannot load {self.weights} for {self.spec.name}: {exc}") from exc

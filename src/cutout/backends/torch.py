@@ -1,5 +1,10 @@
 """PyTorch backend for InSPyReNet: device choice, batching, and falling back instead of failing.
 
+On the CPU the forward runs through the exported ONNX graph of the same weights when it is
+in the cache: the backend then owns an :class:`~cutout.backends.onnx.OnnxBackend` for it
+(one runtime per class, one ONNX Runtime session setup) and keeps the torch network only
+for input sizes the graph cannot take (dynamic resize).
+
 Device ``auto`` prefers CUDA, then Apple MPS, then the CPU (the rule of
 :func:`cutout.devices.resolve_device`, asked of torch's probe). On CUDA the forward runs under
 fp16/bf16 autocast with channels-last tensors and cuDNN autotuning. A GPU that fails to
@@ -13,13 +18,14 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
 
 from cutout.arrays import FloatArray
 from cutout.backends.base import DeviceInfo
+from cutout.backends.onnx import OnnxBackend
 from cutout.cpus import usable_cpus
 from cutout.devices import DeviceProbe, select_device, torch_probe
 from cutout.errors import DeviceError, ModelError
@@ -85,7 +91,8 @@ class TorchBackend:
         if cpu_runtime == "onnxruntime" and home is None:
             raise ValueError("cpu_runtime 'onnxruntime' exports the graph into a cache: pass home")
         self.network: torch.nn.Module | None = None
-        self._session: Any = None  # ONNX Runtime session for the CPU forward
+        # the exported graph of these weights, run by ONNX Runtime for the CPU forward
+        self.graph: OnnxBackend | None = None
         self._loaded = False
         self._graph_failed = False
         self.max_batch = spec.max_batch
@@ -135,7 +142,9 @@ class TorchBackend:
         with self._lock:
             on_cuda = self._torch_device.type == "cuda"
             self.network = None
-            self._session = None
+            if self.graph is not None:
+                self.graph.close()
+                self.graph = None
             self._loaded = False
             self._graph_failed = False
             if on_cuda:
@@ -162,8 +171,20 @@ class TorchBackend:
             return np.concatenate(outputs, axis=0)
 
     def _forward(self, images: torch.Tensor) -> FloatArray:
-        if self._session is not None and self._torch_device.type == "cpu":
-            return self._forward_onnx(images)
+        """The exported graph's forward when it runs the CPU and fits the input, else
+        torch's; a size the graph cannot take needs the torch network."""
+        if self.graph is not None and self._torch_device.type == "cpu":
+            size = self.spec.input_size
+            if tuple(images.shape[-2:]) == (size, size):
+                return self.graph.predict(images.numpy())
+            if self.network is None:
+                raise ModelError(
+                    f"{self.spec.name}: the exported graph takes {size}x{size} inputs, "
+                    f"got {tuple(images.shape[-2:])}"
+                )
+        return self._forward_torch(images)
+
+    def _forward_torch(self, images: torch.Tensor) -> FloatArray:
         if self.network is None:
             raise ModelError(f"{self.spec.name}: no torch network for input {tuple(images.shape)}")
         device = self._torch_device
@@ -178,27 +199,6 @@ class TorchBackend:
                 logits = self.network(inputs)
             saliency = torch.sigmoid(logits.float())[:, 0]
             result: FloatArray = saliency.cpu().numpy().astype(np.float32, copy=False)
-        return result
-
-    def _forward_onnx(self, images: torch.Tensor) -> FloatArray:
-        size = self.spec.input_size
-        if tuple(images.shape[-2:]) != (size, size):
-            if self.network is None:
-                raise ModelError(
-                    f"{self.spec.name}: the exported graph takes {size}x{size} inputs, "
-                    f"got {tuple(images.shape[-2:])}"
-                )
-            self._session, session = None, self._session  # dynamic size: torch this once
-            try:
-                return self._forward(images)
-            finally:
-                self._session = session
-        array = images.numpy()
-        maps = [
-            self._session.run(["saliency"], {"image": array[i : i + 1]})[0]
-            for i in range(len(array))
-        ]
-        result: FloatArray = np.concatenate(maps, axis=0)[:, 0].astype(np.float32, copy=False)
         return result
 
     def _recover(self, size: int, exc: RuntimeError) -> None:
@@ -262,17 +262,17 @@ class TorchBackend:
             providers=("torch",),
             fallbacks=self._device.fallbacks,
         )
-        if self._session is not None:
+        if self.graph is not None:
             import onnxruntime as ort
 
             info.name = f"CPU (onnxruntime {ort.__version__}, exported graph)"
-            info.providers = tuple(self._session.get_providers())
+            info.providers = self.graph.device.providers
         return info
 
     def _open_graph(self, export: bool) -> bool:
         """Open the cached ONNX graph of these weights for the CPU forward, if policy
         allows (exporting it first when ``export``); False when torch should run."""
-        if self._session is not None:
+        if self.graph is not None:
             return True
         if self.cpu_runtime == "torch" or self.cpu_precision != "float32" or self._graph_failed:
             return False
@@ -284,22 +284,16 @@ class TorchBackend:
             if not export:
                 return False
             export_onnx(self.spec, self.weights, path)
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
+        # the graph is keyed by the weights' sha256: it has no published digest of its own
+        graph = OnnxBackend(self.spec, path, device="cpu", threads=self.threads, verify=False)
         try:
-            session = ort.InferenceSession(
-                str(path), sess_options=options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # a corrupt cached graph must not stop the model
+            graph.load()
+        except ModelError as exc:  # a corrupt cached graph must not stop the model
             self._graph_failed = True
-            self._fallback(f"exported graph {path.name} unusable ({_short(exc)}) -> torch")
+            reason = _short(exc.__cause__ or exc)
+            self._fallback(f"exported graph {path.name} unusable ({reason}) -> torch")
             return False
-        self._session = session
+        self.graph = graph
         return True
 
     def _fallback(self, line: str) -> None:
