@@ -4,7 +4,7 @@ Speed notes (8 MP photo to 320 x 320, 2-core EPYC): a plain Lanczos resize costs
 100 ms because its kernel spans 2 x 3 x 11 source pixels per output pixel; shrinking
 first by an integer factor with a box filter (Pillow's ``reducing_gap=2``: the box step
 stops at twice the target size) and finishing with Lanczos costs about 23 ms. On the
-shared photos the u2netp matte moves by under 0.5/255 on average (the bound is 2/255,
+test photos the u2netp matte moves by under 0.5/255 on average (the bound is 2/255,
 tests/imaging/test_u2netp_reference.py).
 """
 
