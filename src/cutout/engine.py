@@ -94,11 +94,11 @@ def model_for_settings(settings: Settings, probe: DeviceProbe | None = None) -> 
     default model."""
     if settings.model is not None:
         return settings.model
-    if settings.quality == "auto":
-        device = resolve_device(settings.device, probe)
+    if settings.quality is not None:
+        # best and fast name their model whatever the hardware: only auto needs the device
+        auto = settings.quality == "auto"
+        device = resolve_device(settings.device, probe) if auto else settings.device
         return choose_model_for_quality(settings.quality, device)
-    if settings.quality is not None:  # best and fast do not depend on the hardware
-        return choose_model_for_quality(settings.quality, settings.device)
     return DEFAULT_MODEL
 
 
