@@ -2,7 +2,8 @@
 # cutout images for Cloud Run. Two targets:
 #
 #   docker build --target cpu -t REGISTRY/cutout-cpu:TAG .   python:3.11-slim, CPU torch
-#   docker build --target gpu -t REGISTRY/cutout-gpu:TAG .   CUDA 12.x runtime + cuDNN, CUDA torch
+#   docker build --target gpu -t REGISTRY/cutout-gpu:TAG .   CUDA 12.x runtime + cuDNN, CUDA torch,
+#                                                            onnxruntime-gpu (and no CPU onnxruntime)
 #
 # Weights are baked into their own layer: downloaded and checksum-verified by
 # `cutout models pull` (default), or copied from ./weights/ in the build context with
@@ -71,7 +72,15 @@ RUN python -m pip install --upgrade pip \
         --index-url https://download.pytorch.org/whl/${TORCH_CUDA}
 COPY pyproject.toml README* /src/
 COPY src /src/src
-RUN python -m pip install '/src[torch]' && rm -rf /src
+# onnxruntime (a base dependency) and onnxruntime-gpu (the gpu extra) install the same
+# onnxruntime/ package folder: with both, CUDA is silently unavailable, and uninstalling
+# one breaks the other's files. So both go, the GPU build comes back alone (its own
+# dependencies are already there), and the build fails unless exactly that one is left.
+RUN python -m pip install '/src[torch,gpu]' && rm -rf /src \
+ && ort_gpu_version="$(python -c 'from importlib.metadata import version; print(version("onnxruntime-gpu"))')" \
+ && python -m pip uninstall -y onnxruntime onnxruntime-gpu \
+ && python -m pip install --no-deps "onnxruntime-gpu==${ort_gpu_version}" \
+ && python -c 'from cutout.devices import onnxruntime_distributions as found; assert found() == ("onnxruntime-gpu",), found()'
 
 FROM gpu-install AS gpu
 COPY --from=weights /opt/cutout/weights /opt/cutout/weights

@@ -28,9 +28,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 from PIL import Image
 
+from cutout.arrays import ByteArray, FloatArray
 from cutout.engine import Engine
 from cutout.imaging.compose import compose
 from cutout.imaging.decode import DecodedImage, decode
@@ -62,7 +62,7 @@ def _modes() -> dict[str, RemoveOptions]:
     }
 
 
-def _compose_table(rgb: npt.NDArray[np.uint8], matte: npt.NDArray[np.float32], runs: int) -> None:
+def _compose_table(rgb: ByteArray, matte: FloatArray, runs: int) -> None:
     height, width = matte.shape
     print(f"\ncompose() on {width}x{height}, median of {runs} runs")
     header = f"{'mode':<24} {'wall s':>7} {'cpu s':>7}"
@@ -86,7 +86,7 @@ def _median_seconds(call: Callable[[], object], runs: int) -> tuple[float, float
     return statistics.median(walls), statistics.median(cpus), result
 
 
-def _resized(rgb: npt.NDArray[np.uint8], megapixels: float) -> npt.NDArray[np.uint8]:
+def _resized(rgb: ByteArray, megapixels: float) -> ByteArray:
     height, width = rgb.shape[:2]
     factor = (megapixels * 1e6 / (width * height)) ** 0.5
     size = (round(width * factor), round(height * factor))

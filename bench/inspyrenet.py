@@ -219,12 +219,13 @@ def _checkpoint(size: int) -> Path:
 def _ensure_graph(mode: str, ckpt: Path) -> float:
     """Export the ONNX graph into the cache (what `cutout models export-onnx` does);
     returns the seconds it took, 0 when it was already there."""
+    from cutout.config import load_settings
     from cutout.models.inspyrenet.export import export_onnx, onnx_cache_path
     from cutout.models.registry import get_spec
     from cutout.models.weights import file_digest
 
     spec = get_spec(MODELS[mode][0])
-    path = onnx_cache_path(spec, file_digest(ckpt))
+    path = onnx_cache_path(spec, file_digest(ckpt), load_settings().home)
     if path.is_file():
         return 0.0
     return _timed(lambda: export_onnx(spec, ckpt, path))

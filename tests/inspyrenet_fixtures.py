@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import platformdirs
 
+from cutout.arrays import FloatArray
 from tests.conftest import INSPYRENET_FIXTURES
 
 __all__ = [
@@ -78,12 +79,12 @@ def synthetic_network(size: int) -> object:
     return load_network(synthetic_checkpoint(size), size)
 
 
-def reference_input(size: int) -> npt.NDArray[np.float32]:
+def reference_input(size: int) -> FloatArray:
     name = "input_384.npy" if size == 384 else "input_1024.f16.npy"
     return np.load(FIXTURES / name).astype(np.float32)
 
 
-def reference_logits(size: int) -> npt.NDArray[np.float32]:
+def reference_logits(size: int) -> FloatArray:
     return np.load(FIXTURES / f"logits_{size}.npy").astype(np.float32)
 
 

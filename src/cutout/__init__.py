@@ -13,7 +13,8 @@ from pathlib import Path
 
 from cutout.engine import Engine, RemoveResult
 from cutout.errors import CutoutError, InputError, ModelError
-from cutout.models.registry import ModelSpec, get_spec, model_names
+from cutout.models.registry import get_spec, model_names
+from cutout.models.spec import ModelSpec
 from cutout.options import RemoveOptions
 
 __all__ = [

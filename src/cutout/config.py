@@ -9,10 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
+import platformdirs
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from cutout.errors import ConfigError
+from cutout.devices import check_device
+from cutout.errors import ConfigError, DeviceError
+from cutout.models.inspyrenet.policy import Quality
 
 __all__ = ["Settings", "load_settings"]
 
@@ -22,16 +25,19 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CUTOUT_", extra="ignore", frozen=True)
 
-    # model
-    model: str = "u2netp"
+    # model: None when none is named, then --quality's choice or the default (u2netp); the
+    # engine decides (cutout.engine.model_for_settings): loading settings probes no hardware
+    model: str | None = None
     # --quality / CUTOUT_QUALITY: pick the InSPyReNet record for the hardware when no model
     # is named (auto: base at 1024 on a GPU, fast at 384 on the CPU; best; fast)
-    quality: Literal["auto", "best", "fast"] | None = None
+    quality: Quality | None = None
     weights: Path | None = None
-    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    # auto | cpu | cuda | cuda:N | mps (cutout.devices.DEVICE_NAMES)
+    device: str = "auto"
     threads: int | None = Field(default=None, ge=1)
     resize: Literal["static", "dynamic"] | None = None
-    home: Path | None = None
+    # the cache: weights (home/weights) and exported ONNX graphs (home/onnx)
+    home: Path = Field(default_factory=lambda: Path(platformdirs.user_cache_dir("cutout")))
 
     # server
     host: str = "0.0.0.0"
@@ -68,10 +74,6 @@ class Settings(BaseSettings):
     # Cloud Run sets K_REVISION; /model-info reports it.
     k_revision: str | None = Field(default=None, validation_alias=AliasChoices("K_REVISION"))
 
-    # TEST ONLY: serve the fake backend (no weights) with this delay per batch, so tests
-    # of queueing, deadlines and shutdown can hold requests in flight deterministically.
-    testing_fake_delay_s: float | None = Field(default=None, ge=0)
-
     @field_validator("api_keys", "url_allow_hosts", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
@@ -79,6 +81,19 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("home")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("device")
+    @classmethod
+    def _device_name(cls, value: str) -> str:
+        try:
+            return check_device(value)
+        except DeviceError as exc:
+            raise ValueError(exc.message) from exc
 
     @property
     def max_pixels(self) -> int:
@@ -89,17 +104,10 @@ def load_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit (CLI) overrides that are not None."""
     given = {key: value for key, value in overrides.items() if value is not None}
     try:
-        settings = Settings(**given)  # type: ignore[arg-type]
+        return Settings(**given)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = "; ".join(f"{_env_name(error['loc'])}: {error['msg']}" for error in exc.errors())
         raise ConfigError(f"invalid settings: {problems}") from exc
-    if settings.quality is not None and "model" not in settings.model_fields_set:
-        from cutout.devices import resolve_device
-        from cutout.models.inspyrenet.policy import choose_model_for_quality
-
-        model = choose_model_for_quality(settings.quality, resolve_device(settings.device))
-        settings = settings.model_copy(update={"model": model})
-    return settings
 
 
 def _env_name(location: tuple[int | str, ...]) -> str:

@@ -13,7 +13,6 @@ requests):
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -24,20 +23,25 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cutout.arrays import FloatArray
 from cutout.backends import Backend, create_backend
-from cutout.backends.base import DeviceInfo, FloatArray
+from cutout.backends.base import DeviceInfo
+from cutout.cpus import usable_cpus
+from cutout.devices import DeviceProbe, resolve_device
 from cutout.imaging.compose import Box, compose
 from cutout.imaging.decode import DEFAULT_MAX_PIXELS, DecodedImage, decode
 from cutout.imaging.encode import MEDIA_TYPES, encode
 from cutout.imaging.tensor import preprocess, saliency_to_matte, saliency_to_matte8
-from cutout.models.registry import ModelSpec, ResizePolicy, get_spec
+from cutout.models.inspyrenet.policy import choose_model_for_quality
+from cutout.models.registry import DEFAULT_MODEL, get_spec
+from cutout.models.spec import ModelSpec, ResizePolicy
 from cutout.models.weights import resolve_weights
 from cutout.options import RemoveOptions
 
 if TYPE_CHECKING:
     from cutout.config import Settings
 
-__all__ = ["STAGES", "Engine", "EngineStats", "Prepared", "RemoveResult"]
+__all__ = ["STAGES", "Engine", "EngineStats", "Prepared", "RemoveResult", "model_for_settings"]
 
 STAGES = ("decode", "preprocess", "infer", "postprocess", "compose", "encode")
 
@@ -83,6 +87,29 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
         timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
 
 
+def model_for_settings(settings: Settings, probe: DeviceProbe | None = None) -> str:
+    """The model ``settings`` ask for: a named one (flag or ``CUTOUT_MODEL``) wins; else
+    ``quality``'s InSPyReNet record for the device ``settings.device`` resolves to (the
+    hardware is probed here, only for ``auto``, never when the settings load); else the
+    default model."""
+    if settings.model is not None:
+        return settings.model
+    if settings.quality is not None:
+        # best and fast name their model whatever the hardware: only auto needs the device
+        auto = settings.quality == "auto"
+        device = resolve_device(settings.device, probe) if auto else settings.device
+        return choose_model_for_quality(settings.quality, device)
+    return DEFAULT_MODEL
+
+
+def _settings_home() -> Path:
+    """The cache folder of the settings, for engines built without them (``Engine(name)``,
+    :func:`cutout.remove`); the settings module loads only when one is needed."""
+    from cutout.config import load_settings
+
+    return load_settings().home
+
+
 class Engine:
     """Background removal with one model.
 
@@ -93,7 +120,7 @@ class Engine:
 
     def __init__(
         self,
-        model: str | ModelSpec = "u2netp",
+        model: str | ModelSpec = DEFAULT_MODEL,
         *,
         weights: Path | str | None = None,
         device: str = "auto",
@@ -101,6 +128,7 @@ class Engine:
         resize: ResizePolicy | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         backend: Backend | None = None,
+        home: Path | None = None,
     ) -> None:
         spec = get_spec(model) if isinstance(model, str) else model
         if resize is not None:
@@ -108,8 +136,10 @@ class Engine:
         self.spec = spec
         self.weights = Path(weights) if weights is not None else None
         self.device_policy = device
-        self.threads = threads or os.cpu_count() or 1
+        self.threads = threads or usable_cpus()
         self.max_pixels = max_pixels
+        # the weights cache and exported graphs; None: Settings' (CUTOUT_HOME), read at load
+        self.home = home
         self.stats = EngineStats()
         self._backend = backend
         self._load_lock = threading.Lock()
@@ -117,15 +147,17 @@ class Engine:
         self._loaded = False
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Engine:
-        """The engine ``settings`` describe (model, weights, device, threads, resize, limit)."""
+    def from_settings(cls, settings: Settings, *, probe: DeviceProbe | None = None) -> Engine:
+        """The engine ``settings`` describe (model, weights, device, threads, resize, limit,
+        cache); ``probe`` answers for the hardware when ``--quality`` picks the model."""
         return cls(
-            settings.model,
+            model_for_settings(settings, probe),
             weights=settings.weights,
             device=settings.device,
             threads=settings.threads,
             resize=settings.resize,
             max_pixels=settings.max_pixels,
+            home=settings.home,
         )
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -152,13 +184,15 @@ class Engine:
                 return
             start = time.perf_counter()
             if self._backend is None:
-                resolved = resolve_weights(self.spec, self.weights)
+                home = self.home if self.home is not None else _settings_home()
+                resolved = resolve_weights(self.spec, self.weights, home=home)
                 self._backend = create_backend(
                     self.spec,
                     resolved.path,
                     device=self.device_policy,
                     threads=self.threads,
                     verify=resolved.source != "user",
+                    home=home,
                 )
             self._backend.load()
             self.stats.load_seconds = time.perf_counter() - start

@@ -1,4 +1,4 @@
-"""TorchBackend: contract, device choice, batching and the out-of-memory fallbacks.
+"""TorchBackend: contract, batching and the out-of-memory fallbacks (device choice: test_devices).
 
 No GPU here: the GPU paths run on the CPU with injected failures. A CPU-only torch
 really cannot move a model to CUDA, so "GPU failed to initialise" is the real failure;
@@ -23,24 +23,16 @@ from tests.inspyrenet_fixtures import (  # noqa: E402
     relative_l2,
     synthetic_checkpoint,
 )
+from tests.probes import probe  # noqa: E402
 
 from cutout.backends import create_backend  # noqa: E402
 from cutout.backends.base import Backend  # noqa: E402
-from cutout.backends.torch import (  # noqa: E402
-    DeviceProbe,
-    TorchBackend,
-    next_step,
-    select_device,
-)
+from cutout.backends.torch import TorchBackend, next_step  # noqa: E402
 from cutout.errors import ChecksumError, DeviceError  # noqa: E402
 from cutout.models.registry import get_spec  # noqa: E402
 from cutout.models.weights import file_digest  # noqa: E402
 
 SPEC = get_spec("inspyrenet-fast")
-
-
-def _probe(cuda: bool = False, mps: bool = False) -> DeviceProbe:
-    return DeviceProbe(cuda_available=lambda: cuda, mps_available=lambda: mps)
 
 
 @pytest.fixture(scope="module")
@@ -58,20 +50,6 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchBackend]:
 @pytest.fixture(scope="module")
 def single_saliency(backend: TorchBackend) -> np.ndarray:
     return backend.predict(reference_input(384))
-
-
-def test_auto_prefers_cuda_then_mps_then_cpu() -> None:
-    assert select_device("auto", _probe(cuda=True, mps=True)) == "cuda"
-    assert select_device("auto", _probe(mps=True)) == "mps"
-    assert select_device("auto", _probe()) == "cpu"
-    assert select_device("cuda:1", _probe(cuda=True)) == "cuda:1"
-    assert select_device("cpu", _probe(cuda=True)) == "cpu"
-
-
-@pytest.mark.parametrize("requested", ["cuda", "cuda:0", "mps", "tpu"])
-def test_unavailable_or_unknown_device_is_a_device_error(requested: str) -> None:
-    with pytest.raises(DeviceError, match=requested.split(":")[0]):
-        select_device(requested, _probe())
 
 
 def test_out_of_memory_policy() -> None:
@@ -157,7 +135,7 @@ def test_gpu_that_fails_to_initialise_falls_back_to_the_cpu(
         synthetic_checkpoint(384),
         device="auto",
         verify=False,
-        probe=_probe(cuda=True),
+        probe=probe(cuda=True),
         home=tmp_path,
     )
     with caplog.at_level(logging.WARNING, logger="cutout.backends.torch"):

@@ -135,6 +135,7 @@ def test_info_json(home: dict[str, str]) -> None:
     assert info["versions"]["numpy"]
     assert "CPUExecutionProvider" in info["onnxruntime_providers"]
     assert info["devices"]["cpu_cores"] >= 1
+    assert 1 <= info["devices"]["usable_cpus"] <= info["devices"]["cpu_cores"]
     models = {model["name"]: model for model in info["models"]}
     assert models["u2netp"]["present"] is True
     assert models["inspyrenet-fast"]["weights"].startswith(home["CUTOUT_HOME"])

@@ -4,6 +4,8 @@ same install steps and torch pin as .ci/run, so CI exercises what the image runs
 from __future__ import annotations
 
 import re
+import shlex
+import tomllib
 
 import pytest
 
@@ -50,14 +52,14 @@ def test_torch_pin_matches_ci() -> None:
     assert _arg("TORCH_VERSION") == ci_pin.group(1)
 
 
-@pytest.mark.parametrize(("target", "model", "device"), [
-    ("cpu", "inspyrenet-fast", "cpu"), ("gpu", "inspyrenet-base", "cuda"),
+@pytest.mark.parametrize(("target", "model", "device", "extras"), [
+    ("cpu", "inspyrenet-fast", "cpu", "torch"), ("gpu", "inspyrenet-base", "cuda", "torch,gpu"),
 ])  # fmt: skip
-def test_runtime_stage(target: str, model: str, device: str) -> None:
+def test_runtime_stage(target: str, model: str, device: str, extras: str) -> None:
     stage = "\n".join(_stages()[target])
     install = "\n".join(_stages()[f"{target}-install"])
     # the same order as .ci/run: torch pinned first, then the package and its extras
-    assert install.index("torch==${TORCH_VERSION}") < install.index("pip install '/src[torch]'")
+    assert install.index("torch==${TORCH_VERSION}") < install.index(f"pip install '/src[{extras}]'")
     assert "COPY --from=weights /opt/cutout/weights /opt/cutout/weights" in stage
     assert re.search(r"^USER 10001$", stage, re.M), "must not run as root"
     assert f"CUTOUT_MODEL={model}" in stage and f"CUTOUT_DEVICE={device}" in stage
@@ -82,3 +84,75 @@ def test_dockerignore_keeps_the_build_inputs() -> None:
         assert needed not in ignored
     for heavy in (".venv", ".git", "tests", "bench"):
         assert heavy in ignored
+
+
+# -- ONNX Runtime: exactly one distribution in each image ---------------------------------
+_ORT = ("onnxruntime", "onnxruntime-gpu")
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+
+def _ort_requirements(requirements: list[str]) -> set[str]:
+    names = {re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0] for requirement in requirements}
+    return names & set(_ORT)
+
+
+def _stage_text(stage: str) -> str:
+    return "\n".join(_stages()[stage])
+
+
+def _pip_steps(text: str) -> list[list[str]]:
+    """The pip commands of a stage's text in order, as argument lists after ``pip``."""
+    steps = []
+    for command in re.split(r"&&|\n", text.replace("\\\n", " ")):
+        words = shlex.split(command.replace("RUN ", "", 1))
+        if "pip" in words and words[words.index("pip") + 1 :][:1] in (["install"], ["uninstall"]):
+            steps.append(words[words.index("pip") + 1 :])
+    return steps
+
+
+def _installed_ort(*texts: str) -> dict[str, str]:
+    """Play the stages' pip commands on ONNX Runtime's distributions: name -> "ok", or
+    "broken" for one whose shared package folder lost files when the other was removed."""
+    state: dict[str, str] = {}
+    extras = PYPROJECT["optional-dependencies"]
+    for step in (step for text in texts for step in _pip_steps(text)):
+        arguments = [word for word in step[1:] if not word.startswith("-")]
+        if step[0] == "uninstall":
+            for name in set(arguments) & set(state):
+                del state[name]
+                state.update(dict.fromkeys(state, "broken"))
+            continue
+        for argument in arguments:
+            package = re.match(r"/src(?:\[([^\]]*)\])?$", argument)
+            if package:
+                wanted = _ort_requirements(PYPROJECT["dependencies"])
+                for extra in filter(None, (package.group(1) or "").split(",")):
+                    wanted |= _ort_requirements(extras[extra])
+            else:
+                wanted = _ort_requirements([argument])
+            state.update(dict.fromkeys(wanted, "ok"))
+    return state
+
+
+def test_the_gpu_extra_is_onnx_runtime_s_cuda_build() -> None:
+    assert _ort_requirements(PYPROJECT["optional-dependencies"]["gpu"]) == {"onnxruntime-gpu"}
+    assert _ort_requirements(PYPROJECT["dependencies"]) == {"onnxruntime"}
+
+
+@pytest.mark.parametrize(("target", "kept"), [("cpu", "onnxruntime"), ("gpu", "onnxruntime-gpu")])
+def test_each_image_ends_with_exactly_one_onnx_runtime(target: str, kept: str) -> None:
+    assert _installed_ort(_stage_text(f"{target}-install"), _stage_text(target)) == {kept: "ok"}
+
+
+def test_the_play_sees_a_shared_folder_broken_by_removing_one_build() -> None:
+    both = "RUN python -m pip install '/src[torch,gpu]'"
+    assert _installed_ort(both) == {"onnxruntime": "ok", "onnxruntime-gpu": "ok"}
+    one_removed = both + " && python -m pip uninstall -y onnxruntime"
+    assert _installed_ort(one_removed) == {"onnxruntime-gpu": "broken"}
+
+
+def test_the_gpu_build_checks_what_it_installed() -> None:
+    install = _stage_text("gpu-install")
+    check = re.search(r'onnxruntime_distributions.*== \("onnxruntime-gpu",\)', install)
+    assert check is not None
+    assert check.start() > install.index("pip install --no-deps")

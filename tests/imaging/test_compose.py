@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 
+from cutout.arrays import ByteArray, FloatArray
 from cutout.errors import InvalidOptionError, NoForegroundError
 from cutout.imaging.compose import Box, adjust_matte, compose, foreground_box
 from cutout.options import (
@@ -17,8 +17,6 @@ from cutout.options import (
     Roi,
 )
 
-ByteArray = npt.NDArray[np.uint8]
-FloatArray = npt.NDArray[np.float32]
 SUBJECT = (200, 40, 40)
 HEIGHT, WIDTH = 120, 160
 # the subject's solid box: rows 30..89, cols 50..109

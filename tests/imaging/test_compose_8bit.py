@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 
+from cutout.arrays import ByteArray, FloatArray
 from cutout.imaging.compose import _rgba, compose
 from cutout.options import (
     BlurBackground,
@@ -13,9 +13,6 @@ from cutout.options import (
     RemoveOptions,
     Roi,
 )
-
-ByteArray = npt.NDArray[np.uint8]
-FloatArray = npt.NDArray[np.float32]
 
 
 def _photo_and_mattes() -> tuple[ByteArray, ByteArray, FloatArray]:

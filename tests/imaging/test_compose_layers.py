@@ -8,13 +8,14 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from cutout.arrays import FloatArray
 from cutout.imaging.background import blurred_background, cover_fit
 from cutout.imaging.filters import gaussian_blur, soft_blur
 from cutout.imaging.geometry import Layout
 from cutout.imaging.shadow import SHADOW_OPACITY, drop_shadow
 
 
-def reference_blur(array: npt.NDArray[np.float32], sigma: float) -> npt.NDArray[np.float64]:
+def reference_blur(array: FloatArray, sigma: float) -> npt.NDArray[np.float64]:
     """A plain 2-D Gaussian: np.convolve along each axis of a mirrored copy, in float64."""
     half = math.ceil(3 * sigma)
     taps = np.arange(-half, half + 1)

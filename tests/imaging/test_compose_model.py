@@ -6,10 +6,10 @@ import io
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 from PIL import Image
 
+from cutout.arrays import ByteArray, FloatArray
 from cutout.engine import Engine
 from cutout.imaging.compose import compose, foreground_box
 from cutout.imaging.decode import DecodedImage, decode
@@ -18,9 +18,7 @@ from cutout.options import ColorBackground, RemoveOptions
 
 
 @pytest.fixture(scope="module")
-def tiger(
-    shared_images: Path, u2netp_engine: Engine
-) -> tuple[DecodedImage, npt.NDArray[np.float32]]:
+def tiger(shared_images: Path, u2netp_engine: Engine) -> tuple[DecodedImage, FloatArray]:
     image = decode(shared_images / "animal-1.jpg")
     return image, u2netp_engine.matte(image)
 
@@ -66,7 +64,7 @@ def test_white_canvas_jpeg(shared_images: Path, u2netp_engine: Engine) -> None:
 
 
 def test_refine_edges_removes_a_green_cast_from_real_fur(
-    tiger: tuple[DecodedImage, npt.NDArray[np.float32]],
+    tiger: tuple[DecodedImage, FloatArray],
 ) -> None:
     image, matte = tiger
     # the real photo and the real matte, composited on pure green: a known contamination
@@ -77,7 +75,7 @@ def test_refine_edges_removes_a_green_cast_from_real_fur(
     soft = (matte > 0.1) & (matte < 0.9)
     assert soft.sum() > 5000
 
-    def green_excess(rgb: npt.NDArray[np.uint8]) -> float:
+    def green_excess(rgb: ByteArray) -> float:
         channels = rgb[soft].astype(np.float64)
         return float((channels[:, 1] - (channels[:, 0] + channels[:, 2]) / 2).mean())
 
@@ -88,7 +86,7 @@ def test_refine_edges_removes_a_green_cast_from_real_fur(
 
 
 def test_refined_cut_out_through_compose(
-    tiger: tuple[DecodedImage, npt.NDArray[np.float32]],
+    tiger: tuple[DecodedImage, FloatArray],
 ) -> None:
     image, matte = tiger
     plain = compose(image.rgb, matte, RemoveOptions())

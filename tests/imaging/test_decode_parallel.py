@@ -8,13 +8,13 @@ import inspect
 import io
 import itertools
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageCms
 from tests.conftest import SHARED_IMAGES
 
+from cutout.cpus import usable_cpus
 from cutout.imaging import parallel
 from cutout.imaging.icc import rgb_to_srgb, rgbx_to_srgb
 from cutout.imaging.tensor import saliency_to_matte
@@ -109,14 +109,8 @@ def test_matte_upsampled_in_strips_equals_one_resize_within_one_level() -> None:
     assert (difference > 1e-6).mean() < 0.001
 
 
-def test_cgroup_quota_caps_the_threads(tmp_path: Path) -> None:
-    cpu_max = tmp_path / "cpu.max"
-    cpu_max.write_text("150000 100000\n")
-    assert parallel._cgroup_quota(cpu_max) == 2
-    cpu_max.write_text("max 100000\n")
-    assert parallel._cgroup_quota(cpu_max) is None
-    assert parallel._cgroup_quota(tmp_path / "absent") is None
-    assert parallel.workers() >= 1
+def test_workers_are_the_usable_cpus() -> None:
+    assert parallel.workers() == usable_cpus()
 
 
 @pytest.mark.parametrize(

@@ -10,21 +10,21 @@ import pytest
 
 from cutout.imaging.foreground import estimate_foreground_ml, refine_foreground
 
-FloatArray = npt.NDArray[np.float64]
+DoubleArray = npt.NDArray[np.float64]  # the reference port works in float64
 RED = np.array([0.85, 0.1, 0.1])
 GREEN = np.array([0.1, 0.8, 0.1])
 
 
 def reference_foreground(
-    image: FloatArray,
-    alpha: FloatArray,
+    image: DoubleArray,
+    alpha: DoubleArray,
     *,
     regularization: float = 1e-5,
     small_size: int = 32,
     small_iterations: int = 10,
     big_iterations: int = 2,
     gradient_weight: float = 1.0,
-) -> tuple[FloatArray, FloatArray]:
+) -> tuple[DoubleArray, DoubleArray]:
     """pymatting's ``estimate_foreground_ml`` written out pixel by pixel (Gauss-Seidel).
 
     Slow on purpose: it follows the published loops line for line, for tiny images.
@@ -34,7 +34,7 @@ def reference_foreground(
     fg_prev = np.zeros((1, 1, 3))
     bg_prev = np.zeros((1, 1, 3))
 
-    def nearest(source: FloatArray, height: int, width: int) -> FloatArray:
+    def nearest(source: DoubleArray, height: int, width: int) -> DoubleArray:
         rows = [min(source.shape[0] - 1, y * source.shape[0] // height) for y in range(height)]
         cols = [min(source.shape[1] - 1, x * source.shape[1] // width) for x in range(width)]
         return np.array(source[np.ix_(rows, cols)], dtype=np.float64)

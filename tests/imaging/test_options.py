@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cutout.arrays import ByteArray
 from cutout.errors import DecodeError, InvalidOptionError
 from cutout.options import (
     BlurBackground,
@@ -29,7 +29,7 @@ from cutout.options import (
 PHOTO = np.full((4, 6, 3), 7, np.uint8)
 
 
-def _load(path: str) -> npt.NDArray[np.uint8]:
+def _load(path: str) -> ByteArray:
     if path == "bg/photo.jpg":
         return PHOTO
     if path == "broken.png":

@@ -10,7 +10,8 @@ import pytest
 
 from cutout.errors import ChecksumError, DownloadError
 from cutout.models.download import download
-from cutout.models.registry import ModelSpec, get_spec
+from cutout.models.registry import get_spec
+from cutout.models.spec import ModelSpec
 from cutout.models.weights import cache_dir, resolve_weights
 from tests.models.weights_server import PAYLOAD, PAYLOAD_SHA256, WeightsServer, serve, spec_for
 

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
 from cutout.errors import InvalidOptionError, UnknownModelError
-from cutout.models.registry import ModelSpec, all_specs, get_spec, model_names, register
+from cutout.models import registry
+from cutout.models.registry import all_specs, get_spec, model_names, register
+from cutout.models.spec import ModelSpec
+from tests.conftest import REPO
 
 
 def test_default_model_first_and_names_unique() -> None:
@@ -65,3 +71,32 @@ def test_registering_a_name_twice_is_refused() -> None:
     spec: ModelSpec = get_spec("u2netp")
     with pytest.raises(ValueError, match="registered twice"):
         register(spec)
+
+
+def test_registering_before_any_lookup_keeps_every_builtin_model() -> None:
+    # a fresh interpreter: the registry has seen no lookup yet when the custom model joins
+    script = textwrap.dedent(
+        """
+        from dataclasses import replace
+        from cutout.models import registry
+        from cutout.models.u2netp import U2NETP
+        registry.register(replace(U2NETP, name="custom"))
+        print(",".join(registry.model_names()))
+        print(registry.get_spec("inspyrenet-fast").name)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    names, found = done.stdout.split()
+    builtin = [spec.name for spec in registry.BUILTIN_SPECS]
+    assert names.split(",") == [*builtin, "custom"]
+    assert found == "inspyrenet-fast"
+
+
+def test_the_builtin_records_are_the_registry_at_import() -> None:
+    assert model_names()[: len(registry.BUILTIN_SPECS)] == tuple(
+        spec.name for spec in registry.BUILTIN_SPECS
+    )
+    assert {spec.family for spec in registry.BUILTIN_SPECS} == {"u2net", "inspyrenet"}

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from cutout.errors import ChecksumError, WeightsMissingError
-from cutout.models.registry import ModelSpec, WeightsSource, get_spec
+from cutout.models.registry import get_spec
+from cutout.models.spec import ModelSpec, WeightsSource
 from cutout.models.weights import (
     cache_dir,
-    cutout_home,
     embedded_path,
     file_digest,
     resolve_weights,
@@ -20,11 +20,8 @@ from cutout.models.weights import (
 )
 
 
-def test_cutout_home_from_environment(tmp_path: Path) -> None:
-    assert cutout_home({"CUTOUT_HOME": str(tmp_path)}) == tmp_path
-    assert cutout_home({"CUTOUT_HOME": "~/x"}) == Path.home() / "x"
-    default = cutout_home({})
-    assert default.name == "cutout"
+def test_the_cache_is_under_the_home_it_is_given(tmp_path: Path) -> None:
+    # where home comes from (CUTOUT_HOME, its default): tests/test_settings.py
     assert cache_dir(tmp_path) == tmp_path / "weights"
 
 
@@ -83,7 +80,7 @@ def test_resolution_order_override_then_embedded_then_cache(tmp_path: Path) -> N
 
 def test_missing_override_is_named(tmp_path: Path) -> None:
     with pytest.raises(WeightsMissingError, match=r"nope\.pth"):
-        resolve_weights(get_spec("inspyrenet-fast"), tmp_path / "nope.pth")
+        resolve_weights(get_spec("inspyrenet-fast"), tmp_path / "nope.pth", home=tmp_path)
 
 
 def test_missing_weights_message_names_model_url_and_manual_step(tmp_path: Path) -> None:

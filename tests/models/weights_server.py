@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from cutout.models.registry import ModelSpec, WeightsSource
+from cutout.models.spec import ModelSpec, WeightsSource
 
 __all__ = ["PAYLOAD", "WeightsServer", "serve", "spec_for"]
 

@@ -12,8 +12,10 @@ The helper waits for ``/ready`` (or only ``/health`` with ``wait="health"``), yi
 server's stderr (JSON log lines) is kept in a file; ``server.log()`` reads it, and a
 start-up failure raises with the log attached.
 
-``env={"CUTOUT_TESTING_FAKE_DELAY_S": "0.2"}`` serves the fake backend instead of a real
-model (test only), to hold requests in flight deterministically.
+``fake_delay_s=0.2`` serves the fake backend instead of a real model, each batch taking
+that long, to hold requests in flight deterministically: the process is then
+``python -m tests.server.fake_serve 0.2 --host ...``, the same flags, settings and serve
+code as ``cutout serve`` (see :mod:`tests.server.fake_serve`).
 """
 
 from __future__ import annotations
@@ -103,8 +105,10 @@ def live_server(
     wait: Literal["ready", "health"] = "ready",
     timeout: float = 60.0,
     port_from_env: bool = False,
+    fake_delay_s: float | None = None,
 ) -> Iterator[LiveServer]:
-    """``port_from_env`` passes the port as ``$PORT`` (as Cloud Run does), not ``--port``."""
+    """``port_from_env`` passes the port as ``$PORT`` (as Cloud Run does), not ``--port``;
+    ``fake_delay_s`` serves the fake backend (see the module docstring)."""
     port = free_port()
     full_env = {**os.environ, "CUTOUT_LOG_FORMAT": "json", **(env or {})}
     port_args = ["--port", str(port)]
@@ -112,14 +116,17 @@ def live_server(
         full_env["PORT"] = str(port)
         port_args = []
     # the checkout's sources, even when the package is not installed in this interpreter
+    # (and the tests package, for the fake backend's launcher)
     full_env["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(REPO / "src"), full_env.get("PYTHONPATH")])
+        filter(None, [str(REPO / "src"), str(REPO), full_env.get("PYTHONPATH")])
     )
+    entry = ["cutout.cli.main", "serve"]
+    if fake_delay_s is not None:
+        entry = ["tests.server.fake_serve", str(fake_delay_s)]
     command = [
         sys.executable,
         "-m",
-        "cutout.cli.main",
-        "serve",
+        *entry,
         "--host",
         "127.0.0.1",
         *port_args,

@@ -41,8 +41,8 @@ def test_port_from_env_and_flags_reach_the_server(tmp_path: Path) -> None:
         "--shutdown-grace",
         "4",
     ]
-    env = {"CUTOUT_TESTING_FAKE_DELAY_S": "0"}
-    with live_server(args, env=env, port_from_env=True) as server:
+    # the fake backend (no weights) behind the same flag parsing and serve code
+    with live_server(args, port_from_env=True, fake_delay_s=0) as server:
         info = httpx.get(f"{server.url}/model-info").json()
         assert info["model"] == "fake"
         assert info["batch"]["max_batch"] == 3

@@ -2,8 +2,8 @@
 batching, access control and body limits.
 
 Where a test needs a slow model to hold requests in flight deterministically it serves
-the fake backend through the test-only ``CUTOUT_TESTING_FAKE_DELAY_S``; batching is
-checked on the real u2netp model.
+the fake backend (``live_server(fake_delay_s=...)``: the same serve code on a fake
+engine); batching is checked on the real u2netp model.
 """
 
 from __future__ import annotations
@@ -123,8 +123,7 @@ def test_ready_is_503_after_a_fatal_model_error(tmp_path: Path) -> None:
 
 # -- SIGTERM ---------------------------------------------------------------------------
 def test_sigterm_finishes_in_flight_work_and_exits_0() -> None:
-    env = {"CUTOUT_TESTING_FAKE_DELAY_S": "1.5"}
-    with live_server(env=env) as server:
+    with live_server(fake_delay_s=1.5) as server:
         outcome: dict[str, object] = {}
 
         def call() -> None:
@@ -160,12 +159,8 @@ async def _burst(url: str, count: int, data: bytes) -> list[httpx.Response]:
 
 
 def test_overload_answers_every_request_with_bounded_memory() -> None:
-    env = {
-        "CUTOUT_TESTING_FAKE_DELAY_S": "0.2",
-        "CUTOUT_QUEUE_SIZE": "4",
-        "CUTOUT_MAX_BATCH": "2",
-    }
-    with live_server(env=env) as server:
+    env = {"CUTOUT_QUEUE_SIZE": "4", "CUTOUT_MAX_BATCH": "2"}
+    with live_server(env=env, fake_delay_s=0.2) as server:
         data = _png((400, 300))
         asyncio.run(_burst(server.url, 2, data))  # warm the pools before measuring
         before = _rss_kib(server.process.pid)
@@ -189,12 +184,8 @@ def test_overload_answers_every_request_with_bounded_memory() -> None:
 
 
 def test_requests_past_their_deadline_get_504_and_never_run() -> None:
-    env = {
-        "CUTOUT_TESTING_FAKE_DELAY_S": "1.0",
-        "CUTOUT_REQUEST_TIMEOUT_S": "0.5",
-        "CUTOUT_MAX_BATCH": "1",
-    }
-    with live_server(env=env) as server:
+    env = {"CUTOUT_REQUEST_TIMEOUT_S": "0.5", "CUTOUT_MAX_BATCH": "1"}
+    with live_server(env=env, fake_delay_s=1.0) as server:
         before = _metric(httpx.get(f"{server.url}/metrics").text, "cutout_batch_size_count")
         responses = asyncio.run(_burst(server.url, 3, _png()))
         assert [response.status_code for response in responses] == [504, 504, 504]
@@ -209,12 +200,11 @@ def test_requests_past_their_deadline_get_504_and_never_run() -> None:
 def test_overload_is_refused_at_admission_not_left_to_expire() -> None:
     """More queued work than the deadline allows: 503 at once, not 504 after waiting."""
     env = {
-        "CUTOUT_TESTING_FAKE_DELAY_S": "0.3",
         "CUTOUT_REQUEST_TIMEOUT_S": "3",
         "CUTOUT_MAX_BATCH": "1",
         "CUTOUT_QUEUE_SIZE": "64",
     }
-    with live_server(env=env) as server:
+    with live_server(env=env, fake_delay_s=0.3) as server:
         data = _png((200, 150))
         asyncio.run(_burst(server.url, 1, data))  # one forward measures the service time
         responses = asyncio.run(_burst(server.url, 24, data))
@@ -247,12 +237,11 @@ def test_concurrent_requests_are_batched_on_u2netp() -> None:
 @pytest.fixture(scope="module")
 def guarded() -> Iterator[LiveServer]:
     env = {
-        "CUTOUT_TESTING_FAKE_DELAY_S": "0",
         "CUTOUT_API_KEYS": "shop-key-1,shop-key-2",
         "CUTOUT_RATE_LIMIT_MP_PER_MINUTE": "1",
         "CUTOUT_MAX_UPLOAD_BYTES": "1000000",
     }
-    with live_server(env=env) as server:
+    with live_server(env=env, fake_delay_s=0) as server:
         yield server
 
 
@@ -309,8 +298,7 @@ def test_body_limits_while_streaming(guarded: LiveServer) -> None:
 
 
 def test_a_client_that_disconnects_frees_its_place() -> None:
-    env = {"CUTOUT_TESTING_FAKE_DELAY_S": "2.0", "CUTOUT_MAX_BATCH": "1"}
-    with live_server(env=env) as server:
+    with live_server(env={"CUTOUT_MAX_BATCH": "1"}, fake_delay_s=2.0) as server:
         metrics_url = f"{server.url}/metrics"
         before = _metric(httpx.get(metrics_url).text, "cutout_batch_size_count")
         holder = threading.Thread(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from cutout.backends.base import Backend, DeviceInfo
 from cutout.errors import BackendUnavailableError
-from cutout.models.registry import ModelSpec
+from cutout.models.spec import ModelSpec
 
 __all__ = ["Backend", "DeviceInfo", "create_backend"]
 
@@ -18,8 +18,10 @@ def create_backend(
     device: str = "auto",
     threads: int | None = None,
     verify: bool = True,
+    home: Path | None = None,
 ) -> Backend:
-    """Build (but do not load) the backend that runs ``spec``."""
+    """Build (but do not load) the backend that runs ``spec``; ``home`` is the cache of
+    derived files (the torch backend's exported graphs)."""
     if spec.backend == "onnx":
         from cutout.backends.onnx import OnnxBackend
 
@@ -30,4 +32,4 @@ def create_backend(
         raise BackendUnavailableError(
             f"model {spec.name} needs PyTorch: pip install 'cutout[torch]'"
         ) from exc
-    return TorchBackend(spec, weights, device=device, threads=threads, verify=verify)
+    return TorchBackend(spec, weights, device=device, threads=threads, verify=verify, home=home)

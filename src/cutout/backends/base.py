@@ -4,7 +4,8 @@ A backend owns one model on one device. It receives a batch of preprocessed tens
 (N x 3 x H x W float32, already resized and normalised per the model's spec) and returns
 the saliency maps at network resolution (N x H x W float32 in [0, 1], after the model's
 sigmoid, before the per-image min-max and upsampling, which are pure functions in
-:mod:`cutout.imaging.matte`). Backends are the only code that owns a device.
+:func:`cutout.imaging.tensor.saliency_to_matte`). Backends are the only code that owns a
+device.
 """
 
 from __future__ import annotations
@@ -12,14 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-import numpy as np
-import numpy.typing as npt
+from cutout.arrays import FloatArray
+from cutout.models.spec import ModelSpec
 
-from cutout.models.registry import ModelSpec
-
-__all__ = ["Backend", "DeviceInfo", "FloatArray"]
-
-FloatArray = npt.NDArray[np.float32]
+__all__ = ["Backend", "DeviceInfo"]
 
 
 @dataclass

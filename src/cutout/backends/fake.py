@@ -12,8 +12,9 @@ import threading
 
 import numpy as np
 
-from cutout.backends.base import DeviceInfo, FloatArray
-from cutout.models.registry import ModelSpec, WeightsSource
+from cutout.arrays import FloatArray
+from cutout.backends.base import DeviceInfo
+from cutout.models.spec import ModelSpec, WeightsSource
 
 __all__ = ["FAKE_SPEC", "FakeBackend"]
 

@@ -1,6 +1,12 @@
 """PyTorch backend for InSPyReNet: device choice, batching, and falling back instead of failing.
 
-Device ``auto`` prefers CUDA, then Apple MPS, then the CPU. On CUDA the forward runs under
+On the CPU the forward runs through the exported ONNX graph of the same weights when it is
+in the cache: the backend then owns an :class:`~cutout.backends.onnx.OnnxBackend` for it
+(one runtime per class, one ONNX Runtime session setup) and keeps the torch network only
+for input sizes the graph cannot take (dynamic resize).
+
+Device ``auto`` prefers CUDA, then Apple MPS, then the CPU (the rule of
+:func:`cutout.devices.resolve_device`, asked of torch's probe). On CUDA the forward runs under
 fp16/bf16 autocast with channels-last tensors and cuDNN autotuning. A GPU that fails to
 initialise, or runs out of memory, never fails the request: the batch is halved until
 it fits, then the model moves to the CPU. Each step is logged once and recorded in
@@ -10,24 +16,25 @@ it fits, then the model moves to the CPU. Each step is logged once and recorded 
 from __future__ import annotations
 
 import logging
-import os
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
 
-from cutout.backends.base import DeviceInfo, FloatArray
+from cutout.arrays import FloatArray
+from cutout.backends.base import DeviceInfo
+from cutout.backends.onnx import OnnxBackend
+from cutout.cpus import usable_cpus
+from cutout.devices import DeviceProbe, select_device, torch_probe
 from cutout.errors import DeviceError, ModelError
 from cutout.models.inspyrenet.checkpoint import load_network
 from cutout.models.inspyrenet.export import export_onnx, onnx_cache_path
-from cutout.models.registry import ModelSpec
+from cutout.models.spec import ModelSpec
 from cutout.models.weights import file_digest, verify_file
 
-__all__ = ["DeviceProbe", "TorchBackend", "is_out_of_memory", "next_step", "select_device"]
+__all__ = ["TorchBackend", "is_out_of_memory", "next_step"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,35 +43,6 @@ CpuPrecision = Literal["float32", "bfloat16"]
 # weights is in the cache (measured 2-4x faster than torch here, same parity bounds);
 # "onnxruntime": export it on load when missing; "torch": never.
 CpuRuntime = Literal["auto", "torch", "onnxruntime"]
-
-
-@dataclass(frozen=True)
-class DeviceProbe:
-    """What hardware torch sees; injectable so that device selection is testable anywhere."""
-
-    cuda_available: Callable[[], bool] = torch.cuda.is_available
-    mps_available: Callable[[], bool] = torch.backends.mps.is_available
-
-
-def select_device(requested: str, probe: DeviceProbe | None = None) -> str:
-    """Resolve ``auto`` | ``cpu`` | ``cuda[:N]`` | ``mps`` to a torch device string."""
-    probe = probe or DeviceProbe()
-    kind = requested.split(":", 1)[0]
-    if requested == "auto":
-        if probe.cuda_available():
-            return "cuda"
-        return "mps" if probe.mps_available() else "cpu"
-    if kind == "cpu":
-        return "cpu"
-    if kind == "cuda":
-        if not probe.cuda_available():
-            raise DeviceError(f"device {requested!r} requested but torch sees no CUDA device")
-        return requested
-    if kind == "mps":
-        if not probe.mps_available():
-            raise DeviceError("device 'mps' requested but torch sees no Apple MPS device")
-        return "mps"
-    raise DeviceError(f"unknown device {requested!r}; use auto, cpu, cuda, cuda:N or mps")
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -103,14 +81,18 @@ class TorchBackend:
         self.spec = spec
         self.weights = weights
         self.requested_device = device
-        self.threads = threads or os.cpu_count() or 1
+        self.threads = threads or usable_cpus()
         self.verify = verify
         self.cpu_precision = cpu_precision
         self.cpu_runtime = cpu_runtime
-        self.probe = probe or DeviceProbe()
+        self.probe = probe or torch_probe()
+        # the cache that holds exported graphs; None: no cache, the CPU forward is torch's
         self.home = home
+        if cpu_runtime == "onnxruntime" and home is None:
+            raise ValueError("cpu_runtime 'onnxruntime' exports the graph into a cache: pass home")
         self.network: torch.nn.Module | None = None
-        self._session: Any = None  # ONNX Runtime session for the CPU forward
+        # the exported graph of these weights, run by ONNX Runtime for the CPU forward
+        self.graph: OnnxBackend | None = None
         self._loaded = False
         self._graph_failed = False
         self.max_batch = spec.max_batch
@@ -160,7 +142,9 @@ class TorchBackend:
         with self._lock:
             on_cuda = self._torch_device.type == "cuda"
             self.network = None
-            self._session = None
+            if self.graph is not None:
+                self.graph.close()
+                self.graph = None
             self._loaded = False
             self._graph_failed = False
             if on_cuda:
@@ -187,8 +171,20 @@ class TorchBackend:
             return np.concatenate(outputs, axis=0)
 
     def _forward(self, images: torch.Tensor) -> FloatArray:
-        if self._session is not None and self._torch_device.type == "cpu":
-            return self._forward_onnx(images)
+        """The exported graph's forward when it runs the CPU and fits the input, else
+        torch's; a size the graph cannot take needs the torch network."""
+        if self.graph is not None and self._torch_device.type == "cpu":
+            size = self.spec.input_size
+            if tuple(images.shape[-2:]) == (size, size):
+                return self.graph.predict(images.numpy())
+            if self.network is None:
+                raise ModelError(
+                    f"{self.spec.name}: the exported graph takes {size}x{size} inputs, "
+                    f"got {tuple(images.shape[-2:])}"
+                )
+        return self._forward_torch(images)
+
+    def _forward_torch(self, images: torch.Tensor) -> FloatArray:
         if self.network is None:
             raise ModelError(f"{self.spec.name}: no torch network for input {tuple(images.shape)}")
         device = self._torch_device
@@ -203,27 +199,6 @@ class TorchBackend:
                 logits = self.network(inputs)
             saliency = torch.sigmoid(logits.float())[:, 0]
             result: FloatArray = saliency.cpu().numpy().astype(np.float32, copy=False)
-        return result
-
-    def _forward_onnx(self, images: torch.Tensor) -> FloatArray:
-        size = self.spec.input_size
-        if tuple(images.shape[-2:]) != (size, size):
-            if self.network is None:
-                raise ModelError(
-                    f"{self.spec.name}: the exported graph takes {size}x{size} inputs, "
-                    f"got {tuple(images.shape[-2:])}"
-                )
-            self._session, session = None, self._session  # dynamic size: torch this once
-            try:
-                return self._forward(images)
-            finally:
-                self._session = session
-        array = images.numpy()
-        maps = [
-            self._session.run(["saliency"], {"image": array[i : i + 1]})[0]
-            for i in range(len(array))
-        ]
-        result: FloatArray = np.concatenate(maps, axis=0)[:, 0].astype(np.float32, copy=False)
         return result
 
     def _recover(self, size: int, exc: RuntimeError) -> None:
@@ -287,19 +262,21 @@ class TorchBackend:
             providers=("torch",),
             fallbacks=self._device.fallbacks,
         )
-        if self._session is not None:
+        if self.graph is not None:
             import onnxruntime as ort
 
             info.name = f"CPU (onnxruntime {ort.__version__}, exported graph)"
-            info.providers = tuple(self._session.get_providers())
+            info.providers = self.graph.device.providers
         return info
 
     def _open_graph(self, export: bool) -> bool:
         """Open the cached ONNX graph of these weights for the CPU forward, if policy
         allows (exporting it first when ``export``); False when torch should run."""
-        if self._session is not None:
+        if self.graph is not None:
             return True
         if self.cpu_runtime == "torch" or self.cpu_precision != "float32" or self._graph_failed:
+            return False
+        if self.home is None:
             return False
         assert self._sha256 is not None
         path = onnx_cache_path(self.spec, self._sha256, self.home)
@@ -307,22 +284,16 @@ class TorchBackend:
             if not export:
                 return False
             export_onnx(self.spec, self.weights, path)
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
+        # the graph is keyed by the weights' sha256: it has no published digest of its own
+        graph = OnnxBackend(self.spec, path, device="cpu", threads=self.threads, verify=False)
         try:
-            session = ort.InferenceSession(
-                str(path), sess_options=options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # a corrupt cached graph must not stop the model
+            graph.load()
+        except ModelError as exc:  # a corrupt cached graph must not stop the model
             self._graph_failed = True
-            self._fallback(f"exported graph {path.name} unusable ({_short(exc)}) -> torch")
+            reason = _short(exc.__cause__ or exc)
+            self._fallback(f"exported graph {path.name} unusable ({reason}) -> torch")
             return False
-        self._session = session
+        self.graph = graph
         return True
 
     def _fallback(self, line: str) -> None:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-import numpy.typing as npt
-
+from cutout.arrays import ByteArray
 from cutout.errors import InvalidOptionError
 from cutout.options import (
     OUTPUT_FORMATS,
@@ -22,7 +20,7 @@ from cutout.options import (
 __all__ = ["build_options"]
 
 
-def _load_background(path: str) -> npt.NDArray[np.uint8]:
+def _load_background(path: str) -> ByteArray:
     from cutout.imaging.decode import decode
 
     return decode(path).rgb

@@ -23,8 +23,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from cutout.backends.base import FloatArray
+from cutout.arrays import FloatArray
 from cutout.cli._paths import Job
+from cutout.cpus import usable_cpus
 from cutout.engine import Engine, Prepared
 from cutout.errors import CutoutError
 from cutout.options import RemoveOptions
@@ -88,7 +89,7 @@ def run_jobs(
     """Process every job; ``report`` is called once per job, from any thread."""
     if not jobs:
         return
-    workers = workers or max(1, min(4, (os.cpu_count() or 2) // 2))
+    workers = workers or max(1, min(4, usable_cpus() // 2))
     max_batch = max(1, engine.spec.max_batch)
     slots = threading.Semaphore(max_batch + 2 * workers)
     ready: queue.Queue[_Item] = queue.Queue()

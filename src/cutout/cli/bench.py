@@ -15,6 +15,7 @@ __all__ = ["example_photos", "register", "run"]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from cutout.cli._choices import add_device_flag, add_quality_flag
     from cutout.models.registry import model_names
     from cutout.options import OUTPUT_FORMATS
 
@@ -26,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("files", nargs="*", type=Path, metavar="FILE")
     parser.add_argument("--model", choices=model_names(), help="default: u2netp or CUTOUT_MODEL")
     parser.add_argument("--weights", type=Path, metavar="PATH")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    add_quality_flag(parser)
+    add_device_flag(parser)
     parser.add_argument("--runs", type=int, default=5, help="timed runs per file (default 5)")
     parser.add_argument("--format", choices=OUTPUT_FORMATS, default="png")
     parser.set_defaults(func=run)
@@ -53,12 +55,12 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         print("cutout: error: no examples/*.jpg here; pass image files", file=sys.stderr)
         return 2
-    settings = load_settings(model=args.model, weights=args.weights, device=args.device)
+    settings = load_settings(
+        model=args.model, quality=args.quality, weights=args.weights, device=args.device
+    )
     options = RemoveOptions(format=args.format)
     rows = [["image", "size", *STAGES, "total"]]
-    with Engine(
-        settings.model, weights=settings.weights, device=settings.device, threads=settings.threads
-    ) as engine:
+    with Engine.from_settings(settings) as engine:
         engine.load()
         warmup = engine.warmup()
         for path in files:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import platform
 import sys
 from importlib import metadata
@@ -16,7 +15,7 @@ from typing import Any
 
 __all__ = ["collect", "register"]
 
-_PACKAGES = ("cutout", "numpy", "pillow", "pillow-heif", "onnxruntime", "torch")
+_PACKAGES = ("cutout", "numpy", "pillow", "pillow-heif", "onnxruntime", "onnxruntime-gpu", "torch")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,9 +53,9 @@ def _torch_devices() -> dict[str, Any]:
 
 
 def _providers() -> list[str] | str:
-    try:
-        from cutout.backends.onnx import available_providers
+    from cutout.devices import available_providers
 
+    try:
         return list(available_providers())
     except ImportError as exc:
         return f"onnxruntime unavailable: {exc}"
@@ -64,14 +63,18 @@ def _providers() -> list[str] | str:
 
 def collect() -> dict[str, Any]:
     from cutout.cli.models import weights_state
+    from cutout.config import load_settings
+    from cutout.cpus import machine_cpus, usable_cpus
+    from cutout.devices import onnxruntime_conflict, onnxruntime_distributions
     from cutout.models.registry import all_specs
     from cutout.models.weights import cache_dir
 
+    home = load_settings().home
     versions = {package: _version(package) for package in _PACKAGES}
     versions["python"] = platform.python_version()
     models = []
     for spec in all_specs():
-        state = weights_state(spec)
+        state = weights_state(spec, home)
         models.append(
             {
                 "name": spec.name,
@@ -84,9 +87,17 @@ def collect() -> dict[str, Any]:
     return {
         "versions": versions,
         "platform": platform.platform(),
-        "devices": {"cpu_cores": os.cpu_count(), **_torch_devices()},
+        "devices": {
+            "cpu_cores": machine_cpus(),
+            # what thread counts are sized from: affinity, capped by a cgroup CPU quota
+            "usable_cpus": usable_cpus(),
+            **_torch_devices(),
+        },
         "onnxruntime_providers": _providers(),
-        "weights_cache": str(cache_dir()),
+        # two builds share one package folder: CUDA may then be silently unavailable
+        "onnxruntime_distributions": list(onnxruntime_distributions()),
+        "onnxruntime_conflict": onnxruntime_conflict(),
+        "weights_cache": str(cache_dir(home)),
         "models": models,
     }
 
@@ -108,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
     providers = info["onnxruntime_providers"]
     shown = ", ".join(providers) if isinstance(providers, list) else providers
     out.write(f"onnxruntime providers\n  {shown}\n")
+    if info["onnxruntime_conflict"] is not None:
+        out.write(f"onnxruntime WARNING\n  {info['onnxruntime_conflict']}\n")
     out.write(f"models (weights cache: {info['weights_cache']})\n")
     for model in info["models"]:
         state = "present" if model["present"] else "missing"

@@ -1,4 +1,5 @@
-"""``cutout models list|pull|verify``: the registry, the weights cache, explicit downloads.
+"""``cutout models list|pull|verify|export-onnx``: the registry, the weights cache,
+explicit downloads, and the ONNX export of InSPyReNet checkpoints.
 
 Each subcommand is one ``_register_<name>`` function plus one ``_<name>`` handler; to add
 a subcommand, write both and call the register function from :func:`register`.
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from cutout.models.registry import ModelSpec
+    from cutout.models.spec import ModelSpec
 
     _Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
@@ -31,9 +32,7 @@ def register(subparsers: _Subparsers) -> None:
     _register_list(commands)
     _register_pull(commands)
     _register_verify(commands)
-    from cutout.models.inspyrenet.export_cli import register_export_onnx
-
-    register_export_onnx(commands)
+    _register_export_onnx(commands)
 
 
 # -- shared -----------------------------------------------------------------------------
@@ -46,14 +45,21 @@ class WeightsState:
     present: bool
 
 
-def weights_state(spec: ModelSpec) -> WeightsState:
+def weights_state(spec: ModelSpec, home: Path) -> WeightsState:
     from cutout.models.weights import cache_dir, embedded_path
 
     if spec.weights.embedded:
         path = embedded_path(spec)
         return WeightsState(path, "embedded", path.is_file())
-    path = cache_dir() / spec.weights.filename
+    path = cache_dir(home) / spec.weights.filename
     return WeightsState(path, "cache", path.is_file())
+
+
+def _home() -> Path:
+    """The cache folder of the settings (``CUTOUT_HOME``)."""
+    from cutout.config import load_settings
+
+    return load_settings().home
 
 
 def _model_names() -> tuple[str, ...]:
@@ -81,8 +87,9 @@ def _list(args: argparse.Namespace) -> int:
     from cutout.models.registry import all_specs
 
     records = []
+    home = _home()
     for spec in all_specs():
-        state = weights_state(spec)
+        state = weights_state(spec, home)
         records.append(
             {
                 "name": spec.name,
@@ -141,7 +148,7 @@ def _pull(args: argparse.Namespace) -> int:
         print(f"{spec.name}: ships inside cutout ({path}); sha256 {sha256} verified")
         return 0
     bar = _DownloadBar(spec.name) if sys.stderr.isatty() else None
-    result = download(spec, url=args.url, force=args.force, progress=bar)
+    result = download(spec, home=_home(), url=args.url, force=args.force, progress=bar)
     if bar is not None:
         bar.close()
     if not result.downloaded:
@@ -183,8 +190,9 @@ def _verify(args: argparse.Namespace) -> int:
 
     specs = [get_spec(args.name)] if args.name else list(all_specs())
     failed = False
+    home = _home()
     for spec in specs:
-        state = weights_state(spec)
+        state = weights_state(spec, home)
         if not state.present:
             print(f"{spec.name}: not downloaded ({state.path}); `cutout models pull {spec.name}`")
             failed = failed or args.name is not None
@@ -199,3 +207,39 @@ def _verify(args: argparse.Namespace) -> int:
         verdict = f"{digest} OK" if digest else "present, no published digest"
         print(f"{spec.name}: {verdict} ({state.path}; sha256 {sha256})")
     return 1 if failed else 0
+
+
+# -- export-onnx ------------------------------------------------------------------------
+def _register_export_onnx(commands: _Subparsers) -> None:
+    from cutout.models.registry import all_specs
+
+    names = [spec.name for spec in all_specs() if spec.family == "inspyrenet"]
+    parser = commands.add_parser(
+        "export-onnx",
+        help="export an InSPyReNet model to ONNX (CPU inference with ONNX Runtime)",
+        description="Export an InSPyReNet checkpoint to an ONNX graph at the model's "
+        "static size. Without -o it is written to the cache, where the torch backend "
+        "uses it for CPU inference.",
+    )
+    parser.add_argument("name", choices=names, metavar="NAME")
+    parser.add_argument("--weights", type=Path, metavar="PATH", help="checkpoint (default: cache)")
+    parser.add_argument("-o", "--output", type=Path, metavar="OUT.onnx", help="output file")
+    parser.set_defaults(func=_export_onnx)
+
+
+def _export_onnx(args: argparse.Namespace) -> int:
+    """Without ``-o`` the graph goes to the cache location keyed by the weights' sha256,
+    where the torch backend picks it up and runs the CPU forward through ONNX Runtime."""
+    from cutout.models.inspyrenet.export import export_onnx, onnx_cache_path
+    from cutout.models.registry import get_spec
+    from cutout.models.weights import file_digest, resolve_weights, verify_file
+
+    spec = get_spec(args.name)
+    home = _home()
+    resolved = resolve_weights(spec, args.weights, home=home)
+    sha256 = verify_file(spec, resolved.path) if resolved.verified else file_digest(resolved.path)
+    output = args.output or onnx_cache_path(spec, sha256, home)
+    export_onnx(spec, resolved.path, output)
+    where = "the cache; CPU inference now uses ONNX Runtime" if args.output is None else output
+    print(f"{spec.name}: exported {resolved.path} (sha256 {sha256}) to {output} ({where})")
+    return 0

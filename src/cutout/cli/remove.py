@@ -23,6 +23,7 @@ _EXTENSION_FORMATS = {".png": "png", ".webp": "webp", ".jpg": "jpg", ".jpeg": "j
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from cutout.cli._choices import add_device_flag, add_quality_flag
     from cutout.models.registry import model_names
     from cutout.options import OUTPUT_FORMATS
 
@@ -41,12 +42,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     model.add_argument(
         "--weights", type=Path, metavar="PATH", help="weights file (or CUTOUT_WEIGHTS)"
     )
-    model.add_argument(
-        "--quality",
-        choices=("auto", "best", "fast"),
-        help="InSPyReNet for the hardware when no --model: auto = base on a GPU, fast on CPU",
-    )
-    model.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: auto")
+    add_quality_flag(model)
+    add_device_flag(model)
     model.add_argument(
         "--resize", choices=("static", "dynamic"), help="model input size policy (default: model's)"
     )

@@ -1,19 +1,27 @@
 """``cutout serve``: run the HTTP API with uvicorn.
 
 The app comes from :func:`cutout.server.app.create_app`; this module only turns flags into
-:class:`Settings` and runs uvicorn with the graceful-shutdown grace. ``$PORT`` (Cloud Run)
-is honoured through the settings; ``--port`` wins over it.
+:class:`Settings` (:func:`settings_from_args`) and runs uvicorn with the graceful-shutdown
+grace (:func:`serve`, which also serves an engine built by the caller). ``$PORT``
+(Cloud Run) is honoured through the settings; ``--port`` wins over it.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["register", "run"]
+if TYPE_CHECKING:
+    from cutout.config import Settings
+    from cutout.engine import Engine
+
+__all__ = ["register", "run", "serve", "settings_from_args"]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from cutout.cli._choices import add_device_flag, add_quality_flag
+
     parser = subparsers.add_parser(
         "serve",
         help="run the HTTP API",
@@ -23,12 +31,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--port", type=int, help="port (default $PORT, else 8000)")
     parser.add_argument("--model", help="model name (default u2netp, embedded)")
     parser.add_argument("--weights", type=Path, help="weights file for the model")
-    parser.add_argument(
-        "--quality",
-        choices=("auto", "best", "fast"),
-        help="InSPyReNet for the hardware when no --model: auto = base on a GPU, fast on CPU",
-    )
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    add_quality_flag(parser)
+    add_device_flag(parser)
     parser.add_argument("--threads", type=int, help="intra-op threads for the model")
     parser.add_argument("--max-batch", type=int, help="images per batched forward (default 8)")
     parser.add_argument("--batch-wait-ms", type=float, help="max wait to fill a batch (5)")
@@ -56,17 +60,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    import math
-    import signal
+    return serve(settings_from_args(args))
 
-    import uvicorn
 
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The settings of ``cutout serve``'s flags over the environment."""
     from cutout.config import load_settings
-    from cutout.server.app import create_app
-    from cutout.server.logs import configure_logging
 
     max_upload = int(args.max_upload_mb * 1024 * 1024) if args.max_upload_mb is not None else None
-    settings = load_settings(
+    return load_settings(
         host=args.host,
         port=args.port,
         model=args.model,
@@ -89,8 +91,21 @@ def run(args: argparse.Namespace) -> int:
         log_format=args.log_format,
         log_level=args.log_level,
     )
+
+
+def serve(settings: Settings, engine: Engine | None = None) -> int:
+    """Configure logging, build the app (on ``engine`` when given, else on the engine the
+    settings describe) and serve it until SIGTERM or Ctrl-C; 0 after a clean drain."""
+    import math
+    import signal
+
+    import uvicorn
+
+    from cutout.server.app import create_app
+    from cutout.server.logs import configure_logging
+
     configure_logging(settings.log_format, settings.log_level)
-    app = create_app(settings)
+    app = create_app(settings, engine=engine)
     config = uvicorn.Config(
         app,
         host=settings.host,

@@ -14,16 +14,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import numpy.typing as npt
 from PIL import Image, ImageOps
 
+from cutout.arrays import ByteArray, FloatArray
 from cutout.imaging.filters import gaussian_blur, resize_float
 from cutout.imaging.geometry import Layout, warp
 
 __all__ = ["blurred_background", "cover_fit"]
 
-FloatArray = npt.NDArray[np.float32]
-ByteArray = npt.NDArray[np.uint8]
 
 # the blur is computed where its radius is this many pixels (smaller looks blocky once
 # scaled back up)

@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from cutout.arrays import ByteArray, FloatArray
 from cutout.errors import NoForegroundError
 from cutout.imaging.background import blurred_background, cover_fit
 from cutout.imaging.foreground import refine_foreground
@@ -38,8 +38,6 @@ from cutout.options import (
 
 __all__ = ["Box", "Composite", "adjust_matte", "compose", "foreground_box"]
 
-FloatArray = npt.NDArray[np.float32]
-ByteArray = npt.NDArray[np.uint8]
 
 # alpha above this (of 1.0) counts as foreground for the subject's bounding box
 FOREGROUND_LEVEL = 0.1

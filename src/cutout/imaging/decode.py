@@ -4,7 +4,10 @@ Content is sniffed (the file name is never trusted): a PNG named .jpg decodes as
 The pixel count is read from the header before any pixel is decoded, so a 40000 x 40000
 PNG of 200 KB is refused in milliseconds. Pillow's format plugins are called directly
 rather than through ``Image.open``, whose own bomb check warns or raises at a fixed 89 /
-179 MP whatever the caller's limit is (and silencing its warning is not thread-safe).
+179 MP whatever the caller's limit is (and silencing its warning is not thread-safe), and
+which cannot name a format it was told not to open. That registry (``Image.ID``,
+``Image.OPEN``) is not public API: pyproject.toml bounds Pillow below its next major
+release, and tests/imaging/test_pillow_internals.py checks what is used.
 
 Baseline JPEGs in YCbCr (most photos) are decoded with libjpeg-turbo through simplejpeg
 straight into a numpy array: the same pixels as Pillow, without Pillow's two extra
@@ -25,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageCms
 
+from cutout.arrays import ByteArray
 from cutout.errors import DecodeError, ImageTooLargeError, UnsupportedFormatError
 from cutout.imaging.icc import is_srgb_profile, rgb_to_srgb, rgbx_to_srgb, to_srgb
 
@@ -32,7 +36,6 @@ __all__ = ["DEFAULT_MAX_PIXELS", "DecodedImage", "decode", "read_source"]
 
 DEFAULT_MAX_PIXELS = 50_000_000
 
-ByteArray = npt.NDArray[np.uint8]
 
 # what Pillow and its plugins raise on broken data (besides their own error classes)
 _DECODE_ERRORS = (

@@ -18,9 +18,9 @@ import io
 import zipfile
 
 import numpy as np
-import numpy.typing as npt
 from PIL import Image
 
+from cutout.arrays import ByteArray
 from cutout.imaging.compose import Composite
 from cutout.imaging.fast_png import FAST_LEVELS, clear_transparent, encode_png
 from cutout.options import OutputFormat
@@ -34,7 +34,6 @@ MEDIA_TYPES: dict[str, str] = {
     "zip": "application/zip",
 }
 
-ByteArray = npt.NDArray[np.uint8]
 WHITE = (255, 255, 255)
 # WebP effort: 2 of 0-6 halves the file against 0 for ~15 % more time; 4+ costs 3x
 _WEBP_METHOD = 2

@@ -16,8 +16,8 @@ import struct
 import zlib
 
 import numpy as np
-import numpy.typing as npt
 
+from cutout.arrays import ByteArray
 from cutout.imaging.parallel import map_strips, strip_bounds
 
 __all__ = ["FAST_LEVELS", "clear_transparent", "encode_png"]
@@ -45,7 +45,7 @@ def _adler32_combine(first: int, second: int, second_length: int) -> int:
     return low | (high << 16)
 
 
-def _filter_sub(rows: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+def _filter_sub(rows: ByteArray) -> ByteArray:
     """rows: h x w x c -> h x (1 + w*c) scanlines with filter type 1 (Sub)."""
     height, width, channels = rows.shape
     flat = rows.reshape(height, width * channels)
@@ -56,7 +56,7 @@ def _filter_sub(rows: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     return out
 
 
-def clear_transparent(rows: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+def clear_transparent(rows: ByteArray) -> ByteArray:
     """RGBA with the colour of fully transparent pixels set to 0 (nothing visible changes).
 
     A cut-out keeps the old background's colours under alpha 0; zeroing them shrinks
@@ -70,13 +70,11 @@ def clear_transparent(rows: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     # about 5x faster on 8 MP.
     words = contiguous.reshape(rows.shape[0], -1).view("<u4")
     cleared = words * (words >= np.uint32(1 << 24))
-    result: npt.NDArray[np.uint8] = cleared.astype("<u4", copy=False).view(np.uint8)
+    result: ByteArray = cleared.astype("<u4", copy=False).view(np.uint8)
     return result.reshape(rows.shape)
 
 
-def _deflate_strip(
-    rows: npt.NDArray[np.uint8], level: int, last: bool, clear: bool
-) -> tuple[bytes, int, int]:
+def _deflate_strip(rows: ByteArray, level: int, last: bool, clear: bool) -> tuple[bytes, int, int]:
     """Filter and raw-deflate one strip; returns (deflate bytes, adler32, raw length)."""
     from isal import isal_zlib
 
@@ -95,7 +93,7 @@ def _deflate_strip(
 
 
 def encode_png(
-    pixels: npt.NDArray[np.uint8],
+    pixels: ByteArray,
     *,
     level: int = 1,
     threads: int | None = None,

@@ -11,12 +11,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import numpy.typing as npt
 from PIL import Image
+
+from cutout.arrays import FloatArray
 
 __all__ = ["gaussian_blur", "resize_float", "soft_blur"]
 
-FloatArray = npt.NDArray[np.float32]
 
 # the blur is done where its radius is about this many pixels
 _SMALL_RADIUS = 3.0

@@ -23,10 +23,10 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from cutout.arrays import ByteArray, FloatArray
+
 __all__ = ["estimate_foreground_ml", "refine_foreground"]
 
-FloatArray = npt.NDArray[np.float32]
-ByteArray = npt.NDArray[np.uint8]
 IndexArray = npt.NDArray[np.intp]
 
 REGULARIZATION = 1e-5

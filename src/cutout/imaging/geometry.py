@@ -24,14 +24,13 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 from PIL import Image
 
+from cutout.arrays import ByteArray
 from cutout.options import Margin, Position, RemoveOptions
 
 __all__ = ["MARGIN_CAP_FRACTION", "MARGIN_CAP_PX", "Layout", "cap_margin", "plan_layout", "warp"]
 
-ByteArray = npt.NDArray[np.uint8]
 
 MARGIN_CAP_PX = 500
 MARGIN_CAP_FRACTION = 0.5

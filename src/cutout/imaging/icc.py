@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageCms
 
+from cutout.arrays import ByteArray
 from cutout.imaging.parallel import map_strips, strip_bounds
 
 __all__ = ["LUT_AFTER_PIXELS", "is_srgb_profile", "rgb_to_srgb", "rgbx_to_srgb", "to_srgb"]
@@ -92,14 +93,14 @@ def to_srgb(image: Image.Image, icc: bytes) -> Image.Image:
     return converted
 
 
-def rgb_to_srgb(rgb: npt.NDArray[np.uint8], icc: bytes) -> npt.NDArray[np.uint8]:
+def rgb_to_srgb(rgb: ByteArray, icc: bytes) -> ByteArray:
     """An H x W x 3 array converted from the ``icc`` profile's space to sRGB, in strips."""
     transform = _transform(icc, "RGB")
 
-    def convert(first: int, end: int) -> npt.NDArray[np.uint8]:
+    def convert(first: int, end: int) -> ByteArray:
         strip = Image.fromarray(rgb[first:end])
         ImageCms.applyTransform(strip, transform, inPlace=True)  # no second image
-        converted: npt.NDArray[np.uint8] = np.asarray(strip)
+        converted: ByteArray = np.asarray(strip)
         return converted
 
     strips = map_strips(convert, strip_bounds(rgb.shape[0], rgb.nbytes))
@@ -142,7 +143,7 @@ def _lookup_table(
     return table
 
 
-def rgbx_to_srgb(rgbx: npt.NDArray[np.uint8], icc: bytes) -> npt.NDArray[np.uint8]:
+def rgbx_to_srgb(rgbx: ByteArray, icc: bytes) -> ByteArray:
     """H x W x 4 (RGB + padding, as libjpeg-turbo's RGBX output) -> sRGB H x W x 3.
 
     Pillow keeps RGB pixels in 4 bytes, so an RGBX array is an image Pillow can wrap
@@ -161,7 +162,7 @@ def rgbx_to_srgb(rgbx: npt.NDArray[np.uint8], icc: bytes) -> npt.NDArray[np.uint
     height, width = rgbx.shape[:2]
     table = _lookup_table(_digest(icc), transform, height * width)
 
-    def convert(first: int, end: int) -> npt.NDArray[np.uint8]:
+    def convert(first: int, end: int) -> ByteArray:
         rows = rgbx[first:end]
         if table is not None:
             words = rows.reshape(-1).view("<u4")

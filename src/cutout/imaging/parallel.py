@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import functools
 import itertools
-import math
-import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TypeVar
+
+from cutout.cpus import usable_cpus
 
 __all__ = ["MIN_STRIP_BYTES", "map_strips", "strip_bounds", "workers"]
 
@@ -30,25 +29,9 @@ _pool_lock = threading.Lock()
 
 @functools.cache
 def workers() -> int:
-    """Threads to use for one image: the cores this process may run on, capped by a
-    cgroup CPU quota (Cloud Run and Docker limit CPUs that way, not by affinity)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    quota = _cgroup_quota(Path("/sys/fs/cgroup/cpu.max"))
-    return max(1, min(cores, quota) if quota else cores)
-
-
-def _cgroup_quota(path: Path) -> int | None:
-    """CPUs allowed by a cgroup v2 ``cpu.max`` ("max 100000" or "200000 100000")."""
-    try:
-        quota, period = path.read_text().split()[:2]
-    except (OSError, ValueError):
-        return None
-    if quota == "max":
-        return None
-    return max(1, math.ceil(int(quota) / int(period)))
+    """Threads to use for one image: the CPUs this process may use (affinity, capped by
+    a cgroup CPU quota: Cloud Run and Docker limit CPUs that way), counted once."""
+    return usable_cpus()
 
 
 def _executor() -> ThreadPoolExecutor:

@@ -8,14 +8,12 @@ subject's box so that a thumbnail and an 8 MP photo look alike.
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 
+from cutout.arrays import ByteArray, FloatArray
 from cutout.imaging.filters import soft_blur
 
 __all__ = ["SHADOW_OPACITY", "drop_shadow"]
 
-FloatArray = npt.NDArray[np.float32]
-ByteArray = npt.NDArray[np.uint8]
 
 SHADOW_OPACITY = 0.5
 # fractions of the subject's larger side

@@ -4,23 +4,21 @@ Speed notes (8 MP photo to 320 x 320, 2-core EPYC): a plain Lanczos resize costs
 100 ms because its kernel spans 2 x 3 x 11 source pixels per output pixel; shrinking
 first by an integer factor with a box filter (Pillow's ``reducing_gap=2``: the box step
 stops at twice the target size) and finishing with Lanczos costs about 23 ms. On the
-shared photos the u2netp matte moves by under 0.5/255 on average (the bound is 2/255,
+test photos the u2netp matte moves by under 0.5/255 on average (the bound is 2/255,
 tests/imaging/test_u2netp_reference.py).
 """
 
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 from PIL import Image
 
+from cutout.arrays import ByteArray, FloatArray
 from cutout.imaging.parallel import map_strips, strip_bounds
-from cutout.models.registry import ModelSpec
+from cutout.models.spec import ModelSpec
 
 __all__ = ["input_shape", "preprocess", "saliency_to_matte", "saliency_to_matte8"]
 
-FloatArray = npt.NDArray[np.float32]
-ByteArray = npt.NDArray[np.uint8]
 
 _PIL_FILTERS = {"bilinear": Image.Resampling.BILINEAR, "lanczos": Image.Resampling.LANCZOS}
 # box-reduce by an integer factor while the image stays at least this many times the target
@@ -39,7 +37,7 @@ def input_shape(spec: ModelSpec, width: int, height: int) -> tuple[int, int]:
     return new_h, new_w
 
 
-def preprocess(rgb: npt.NDArray[np.uint8], spec: ModelSpec) -> FloatArray:
+def preprocess(rgb: ByteArray, spec: ModelSpec) -> FloatArray:
     """H x W x 3 uint8 -> 3 x h x w float32, resized and normalised per ``spec``."""
     out_h, out_w = input_shape(spec, rgb.shape[1], rgb.shape[0])
     resized = Image.fromarray(rgb).resize(

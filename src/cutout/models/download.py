@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from cutout.errors import ChecksumError, DownloadError
-from cutout.models.registry import ModelSpec
+from cutout.models.spec import ModelSpec
 from cutout.models.weights import cache_dir, verify_file
 
 __all__ = ["DownloadResult", "ProgressCallback", "download"]
@@ -56,14 +56,14 @@ def _manual_step(spec: ModelSpec, url: str, target: Path) -> str:
 def download(
     spec: ModelSpec,
     *,
-    home: Path | None = None,
+    home: Path,
     url: str | None = None,
     force: bool = False,
     attempts: int = 3,
     timeout: float = 30.0,
     progress: ProgressCallback | None = None,
 ) -> DownloadResult:
-    """Fetch ``spec``'s weights into the cache (``$CUTOUT_HOME/weights``).
+    """Fetch ``spec``'s weights into the cache under ``home`` (``<home>/weights``).
 
     ``url`` overrides the spec's URL (a mirror). A verified file already in the cache is
     kept unless ``force``. Cut-off transfers are resumed up to ``attempts`` times. Two

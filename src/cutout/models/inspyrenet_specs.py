@@ -6,7 +6,7 @@ only, so the base install lists the models and explains how to get their weights
 
 from __future__ import annotations
 
-from cutout.models.registry import ModelSpec, WeightsSource
+from cutout.models.spec import ModelSpec, WeightsSource
 
 __all__ = ["INSPYRENET_SPECS"]
 

@@ -1,98 +1,23 @@
-"""The one registry of models: frozen records that describe each model as data.
-
-A model is a :class:`ModelSpec`: input size, normalisation, resize and upsampling policy,
-where its weights come from and how they are verified, and its licence. A variant is a
-new record, not a subclass. :func:`model_names` is the single list that drives the CLI
+"""The one registry of models: :func:`model_names` is the single list that drives the CLI
 choices, API validation, ``/v1/models`` and the tests.
 
-Model families register their records by being imported from :mod:`cutout.models`
-(``_builtin_specs``); registering does no I/O.
+The built-in records are data (:mod:`cutout.models.spec`) in one module per family; this
+module imports them and registers them when it is imported, so the registry is complete
+before anything can look a model up or add one. Registering does no I/O.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Literal
+from cutout.errors import UnknownModelError
+from cutout.models.inspyrenet_specs import INSPYRENET_SPECS
+from cutout.models.spec import ModelSpec
+from cutout.models.u2netp import U2NETP
 
-from cutout.errors import InvalidOptionError, UnknownModelError
+__all__ = ["BUILTIN_SPECS", "DEFAULT_MODEL", "all_specs", "get_spec", "model_names", "register"]
 
-__all__ = [
-    "BackendName",
-    "ModelSpec",
-    "ResizePolicy",
-    "WeightsSource",
-    "all_specs",
-    "get_spec",
-    "model_names",
-    "register",
-]
-
-ResizePolicy = Literal["static", "dynamic"]
-Interpolation = Literal["bilinear", "lanczos"]
-Upsample = Literal["bilinear_align_corners", "bilinear", "lanczos"]
-BackendName = Literal["onnx", "torch"]
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-@dataclass(frozen=True)
-class WeightsSource:
-    """Where a model's weights come from and how to verify them.
-
-    ``embedded`` weights ship inside the package (``package_file`` under
-    ``cutout/models/data``); others are downloaded by ``cutout models pull`` from ``url``
-    into the weights cache as ``filename``. At least one digest should be known; ``md5``
-    exists because some upstreams publish only md5.
-    """
-
-    filename: str
-    url: str | None = None
-    sha256: str | None = None
-    md5: str | None = None
-    size: int | None = None
-    embedded: bool = False
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Everything code needs to know to preprocess for, run and postprocess a model."""
-
-    name: str
-    family: str
-    backend: BackendName
-    input_size: int
-    weights: WeightsSource
-    licence: str
-    description: str
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
-    resize: ResizePolicy = "static"
-    interpolation: Interpolation = "bilinear"
-    upsample: Upsample = "bilinear"
-    # U^2-Net's reference preprocessing divides by the image's maximum, not by 255.
-    scale_by_max: bool = False
-    # The largest batch the backend accepts in one forward (u2netp.onnx has a fixed batch 1,
-    # which the ONNX backend loops over).
-    max_batch: int = 8
-    # dynamic resize: the shorter side is capped at this, both sides rounded to ``multiple``.
-    dynamic_max_side: int = 1280
-    dynamic_multiple: int = 32
-    aliases: tuple[str, ...] = field(default=())
-    # the resize policies the network accepts (a graph with a fixed input size: static only)
-    resize_policies: tuple[ResizePolicy, ...] = ("static", "dynamic")
-
-    def with_resize(self, resize: ResizePolicy) -> ModelSpec:
-        """This record with another resize policy; one the model cannot run is refused."""
-        if resize not in self.resize_policies:
-            allowed = ", ".join(self.resize_policies)
-            raise InvalidOptionError(
-                f"model {self.name} takes a fixed {self.input_size}x{self.input_size} input: "
-                f"resize {resize!r} is not possible (allowed: {allowed})",
-                code="invalid_resize",
-            )
-        return replace(self, resize=resize)
-
+# the default model first: it leads every list of names
+BUILTIN_SPECS: tuple[ModelSpec, ...] = (U2NETP, *INSPYRENET_SPECS)
+DEFAULT_MODEL = U2NETP.name
 
 _REGISTRY: dict[str, ModelSpec] = {}
 
@@ -105,27 +30,21 @@ def register(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
-def _ensure_builtin() -> None:
-    if not _REGISTRY:
-        from cutout.models import _builtin_specs
-
-        _builtin_specs.register_all()
+for _builtin in BUILTIN_SPECS:
+    register(_builtin)
 
 
 def model_names() -> tuple[str, ...]:
     """The names of every registered model, default first."""
-    _ensure_builtin()
     return tuple(_REGISTRY)
 
 
 def all_specs() -> tuple[ModelSpec, ...]:
-    _ensure_builtin()
     return tuple(_REGISTRY.values())
 
 
 def get_spec(name: str) -> ModelSpec:
     """The record for ``name`` (or one of its aliases), else :class:`UnknownModelError`."""
-    _ensure_builtin()
     if name in _REGISTRY:
         return _REGISTRY[name]
     for spec in _REGISTRY.values():

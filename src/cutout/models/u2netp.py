@@ -7,7 +7,7 @@ after sigmoid; min-max normalise it, resize back with Lanczos.
 
 from __future__ import annotations
 
-from cutout.models.registry import ModelSpec, WeightsSource
+from cutout.models.spec import ModelSpec, WeightsSource
 
 __all__ = ["U2NETP"]
 

@@ -5,27 +5,24 @@ Weights arrive only through an explicit step: ``cutout models pull`` (which call
 (``--weights`` / ``CUTOUT_WEIGHTS``). Nothing here runs at import, and constructors never
 download.
 
-Cache layout: ``$CUTOUT_HOME/weights/<filename>`` (``CUTOUT_HOME`` defaults to the user's
-cache dir, e.g. ``~/.cache/cutout``).
+Cache layout: ``<home>/weights/<filename>``. ``home`` is the caller's
+(:attr:`cutout.config.Settings.home`: ``CUTOUT_HOME``, by default the user's cache dir,
+e.g. ``~/.cache/cutout``); nothing here reads the environment.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import platformdirs
-
 from cutout.errors import ChecksumError, WeightsMissingError
-from cutout.models.registry import ModelSpec
+from cutout.models.spec import ModelSpec
 
 __all__ = [
     "ResolvedWeights",
     "cache_dir",
-    "cutout_home",
     "embedded_path",
     "file_digest",
     "resolve_weights",
@@ -35,15 +32,9 @@ __all__ = [
 _CHUNK = 1 << 20
 
 
-def cutout_home(env: dict[str, str] | None = None) -> Path:
-    """``$CUTOUT_HOME`` or the platform's user cache dir for cutout."""
-    environ = os.environ if env is None else env
-    value = environ.get("CUTOUT_HOME")
-    return Path(value).expanduser() if value else Path(platformdirs.user_cache_dir("cutout"))
-
-
-def cache_dir(home: Path | None = None) -> Path:
-    return (home or cutout_home()) / "weights"
+def cache_dir(home: Path) -> Path:
+    """The weights cache under ``home``."""
+    return home / "weights"
 
 
 def embedded_path(spec: ModelSpec) -> Path:
@@ -88,7 +79,7 @@ class ResolvedWeights:
 
 
 def resolve_weights(
-    spec: ModelSpec, override: Path | None = None, *, home: Path | None = None
+    spec: ModelSpec, override: Path | None = None, *, home: Path
 ) -> ResolvedWeights:
     """Find the weights for ``spec`` without downloading anything.
 

@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from cutout import __version__
-from cutout.backends.fake import FakeBackend
 from cutout.config import Settings
 from cutout.engine import Engine
 from cutout.server import routes_native, routes_ops
@@ -38,9 +37,6 @@ Every error is JSON: `{"errors": [{"code", "title", "detail"}]}`.
 
 def build_engine(settings: Settings) -> Engine:
     """The engine the settings describe (nothing is loaded yet)."""
-    if settings.testing_fake_delay_s is not None:
-        backend = FakeBackend(delay_s=settings.testing_fake_delay_s)
-        return Engine(backend.spec, backend=backend, max_pixels=settings.max_pixels)
     return Engine.from_settings(settings)
 
 

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cutout.backends.base import FloatArray
+from cutout.arrays import FloatArray
 from cutout.engine import Engine, Prepared
 from cutout.errors import CutoutError, DeviceError, ModelError
 from cutout.server.errors import DeadlineExceededError, OverloadedError

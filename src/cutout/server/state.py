@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,8 +21,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
-from cutout.backends.base import FloatArray
+from cutout.arrays import FloatArray
 from cutout.config import Settings
+from cutout.cpus import usable_cpus
 from cutout.engine import Engine, Prepared, RemoveResult
 from cutout.imaging.decode import DecodedImage, decode
 from cutout.options import RemoveOptions
@@ -130,7 +130,7 @@ class ServerState:
         )
         self.admission.seconds_per_image = lambda: self.batcher.seconds_per_image
         self.admission.budget_s = settings.request_timeout_s
-        workers = settings.workers or max(2, os.cpu_count() or 1)
+        workers = settings.workers or max(2, usable_cpus())
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cutout-io")
 
     # -- lifecycle ---------------------------------------------------------------------

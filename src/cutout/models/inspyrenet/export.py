@@ -18,8 +18,7 @@ from torch import Tensor, nn
 
 from cutout.errors import ModelError
 from cutout.models.inspyrenet.checkpoint import load_network
-from cutout.models.registry import ModelSpec
-from cutout.models.weights import cutout_home
+from cutout.models.spec import ModelSpec
 
 __all__ = ["OPSET", "export_onnx", "onnx_cache_path"]
 
@@ -36,14 +35,14 @@ class _Saliency(nn.Module):
         return torch.sigmoid(logits), logits
 
 
-def onnx_cache_path(spec: ModelSpec, weights_sha256: str, home: Path | None = None) -> Path:
-    """Where the exported graph of these exact weights lives in the cache.
+def onnx_cache_path(spec: ModelSpec, weights_sha256: str, home: Path) -> Path:
+    """Where the exported graph of these exact weights lives in the cache under ``home``.
 
     Keyed by the weights' sha256 and the input size, so a graph is never used with other
     weights. The torch backend runs the CPU forward through it when it exists.
     """
     name = f"{spec.name}-{spec.input_size}-opset{OPSET}-{weights_sha256[:16]}.onnx"
-    return (home or cutout_home()) / "onnx" / name
+    return home / "onnx" / name
 
 
 def export_onnx(spec: ModelSpec, weights: Path, output: Path) -> Path:

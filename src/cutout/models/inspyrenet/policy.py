@@ -7,11 +7,15 @@ the CPU, where the base model costs roughly ten times as much per image. ``best`
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from cutout.errors import InvalidOptionError
 
-__all__ = ["QUALITIES", "choose_model_for_quality"]
+__all__ = ["QUALITIES", "Quality", "choose_model_for_quality"]
 
-QUALITIES = ("auto", "best", "fast")
+# the one list of quality names: settings, every CLI flag and this policy use it
+Quality = Literal["auto", "best", "fast"]
+QUALITIES: tuple[Quality, ...] = get_args(Quality)
 _GPU_KINDS = ("cuda", "mps")
 
 
