@@ -8,7 +8,6 @@ settings and loaded in the background when the app starts.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,7 +17,7 @@ from cutout import __version__
 from cutout.backends.fake import FakeBackend
 from cutout.config import Settings
 from cutout.engine import Engine
-from cutout.server import routes_native, routes_ops
+from cutout.server import routes_native, routes_ops, routes_removebg, web
 from cutout.server.errors import install_error_handlers
 from cutout.server.limits import BodyLimitMiddleware
 from cutout.server.logs import RequestLogMiddleware
@@ -44,22 +43,6 @@ def build_engine(settings: Settings) -> Engine:
     return Engine.from_settings(settings)
 
 
-def _include_optional_routers(app: FastAPI) -> None:
-    # routers of modules built in parallel join when they exist
-    for name in ("routes_removebg", "web"):
-        try:
-            module = importlib.import_module(f"cutout.server.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"cutout.server.{name}":
-                raise
-            continue
-        install = getattr(module, "install", None)
-        if callable(install):
-            install(app)
-        else:
-            app.include_router(module.router)
-
-
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or Settings()
     owns_engine = engine is None
@@ -83,7 +66,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_error_handlers(app)
     app.include_router(routes_ops.router)
     app.include_router(routes_native.router)
-    _include_optional_routers(app)
+    app.include_router(routes_removebg.router)
+    app.include_router(web.router)
     app.add_middleware(BodyLimitMiddleware, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(RequestLogMiddleware, state=state)
     return app
