@@ -136,6 +136,21 @@ def _alpha(response: httpx.Response) -> np.ndarray:
     return np.asarray(response_image(response).getchannel("A"))
 
 
+def test_semitransparency_false_makes_the_matte_hard(client: httpx.Client) -> None:
+    soft = _alpha(client.post(REMOVEBG, files={"image_file": PHOTO}))
+    assert ((soft > 0) & (soft < 255)).any(), "the fake matte should have soft edges"
+    explicit = _alpha(
+        client.post(REMOVEBG, files={"image_file": PHOTO}, data={"semitransparency": "true"})
+    )
+    assert np.array_equal(explicit, soft)  # true is the default
+    hard = _alpha(
+        client.post(REMOVEBG, files={"image_file": PHOTO}, data={"semitransparency": "false"})
+    )
+    assert set(np.unique(hard)) <= {0, 255}
+    # the hard matte is the soft one cut at one half (give or take 8-bit rounding)
+    assert (hard[soft >= 129] == 255).all() and (hard[soft <= 126] == 0).all()
+
+
 def test_decode_base64() -> None:
     assert decode_base64("aGVsbG8=", 100, "image_file_b64") == b"hello"
     assert decode_base64(" data:image/png;base64,aGVsbG8 ", 100, "image_file_b64") == b"hello"

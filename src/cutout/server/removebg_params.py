@@ -47,6 +47,8 @@ SIZES: dict[str, float | None] = {
 TYPES = ("auto", "person", "product", "car", "animal", "graphic", "transportation", "other")
 TYPE_LEVELS = ("none", "1", "2", "latest")
 CHANNELS = ("rgba", "alpha")
+# semitransparency=false: the matte is made hard at this level (no see-through pixels)
+OPAQUE_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,6 +77,7 @@ class RemoveBgRequest:
         fields: dict[str, Any] = {
             "mask": mask,
             "background": None if mask else background,
+            "threshold": None if self.semitransparency else OPAQUE_THRESHOLD,
             "crop": self.crop,
             "roi": self.roi,
             "scale": self.scale,
