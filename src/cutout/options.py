@@ -3,6 +3,16 @@
 The CLI flags, the native API's query/form parameters and the remove.bg parameters all
 end up as one ``RemoveOptions``. Parsing errors raise :class:`InvalidOptionError` whose
 ``code`` names the option (``invalid_bg_color``, ``invalid_crop_margin``...).
+
+The allowed range of every numeric option is written once, here, as a :class:`Range`
+(``FILL``, ``THRESHOLD``, ``SCALE``...): the parsers of the string forms and
+``RemoveOptions`` itself check against the same record, and the crop-margin cap
+(``MARGIN_CAP_PX``, ``MARGIN_CAP_PERCENT``) is the one the layout clamps to. The output
+format is chosen here too (:func:`resolve_format`: ``auto`` is PNG when the output can
+have transparent pixels, else JPEG), for every caller.
+
+This module sits at the bottom of the package with :mod:`cutout.errors` and
+:mod:`cutout.colors`; imaging and everything above it read options, never the other way.
 """
 
 from __future__ import annotations
@@ -12,35 +22,100 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
-import numpy.typing as npt
-
+from cutout.arrays import ByteArray
+from cutout.colors import parse_color
 from cutout.errors import CutoutError, InvalidOptionError
-from cutout.imaging.colors import parse_color
 
 __all__ = [
+    "BLUR_RADIUS",
+    "CANVAS_SIDE",
+    "FILL",
+    "FORMAT_CHOICES",
+    "MARGIN_CAP_PERCENT",
+    "MARGIN_CAP_PX",
+    "OUTPUT_FORMATS",
+    "POSITION",
+    "QUALITY",
+    "SCALE",
+    "THRESHOLD",
     "Background",
     "BlurBackground",
     "ColorBackground",
+    "FormatChoice",
     "ImageBackground",
     "Margin",
     "OutputFormat",
     "Position",
+    "Range",
     "RemoveOptions",
     "Roi",
+    "check_margin_cap",
+    "is_transparent",
     "parse_background",
     "parse_background_color",
     "parse_canvas",
     "parse_fill",
+    "parse_format",
     "parse_margin",
     "parse_position",
+    "parse_quality",
     "parse_roi",
     "parse_scale",
     "parse_threshold",
+    "resolve_format",
 ]
 
 OutputFormat = Literal["png", "webp", "jpg", "zip"]
 OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("png", "webp", "jpg", "zip")
+# what a caller may ask for: a format, or "auto" (see resolve_format)
+FormatChoice = OutputFormat | Literal["auto"]
+FORMAT_CHOICES: tuple[FormatChoice, ...] = ("auto", *OUTPUT_FORMATS)
+
+
+@dataclass(frozen=True)
+class Range:
+    """The allowed values of one numeric option: ``low..high``, both ends included unless
+    ``low_open``. A value outside is an :class:`InvalidOptionError` with ``code``.
+
+    Messages show each bound times ``factor`` followed by ``unit`` (a fraction that is
+    written as a percentage shows as ``10%``).
+    """
+
+    low: float
+    high: float
+    code: str
+    unit: str = ""
+    factor: float = 1.0
+    low_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        return above and value <= self.high
+
+    def __str__(self) -> str:
+        low = f"{self.low * self.factor:g}{self.unit}"
+        high = f"{self.high * self.factor:g}{self.unit}"
+        return f"above {low} and at most {high}" if self.low_open else f"between {low} and {high}"
+
+    def check(self, value: float, what: str) -> float:
+        """``value`` itself when it is in range; ``what`` names it in the error message."""
+        if value not in self:
+            raise InvalidOptionError(f"{what} must be {self}", code=self.code)
+        return value
+
+
+THRESHOLD = Range(0.0, 1.0, "invalid_threshold")
+FILL = Range(0.05, 1.0, "invalid_fill")
+SCALE = Range(0.1, 1.0, "invalid_scale", unit="%", factor=100.0)
+POSITION = Range(0.0, 1.0, "invalid_position", unit="%", factor=100.0)
+QUALITY = Range(1, 100, "invalid_quality")
+CANVAS_SIDE = Range(8, 10000, "invalid_canvas", unit=" px")
+BLUR_RADIUS = Range(0.0, 500.0, "invalid_bg_blur", unit=" px", low_open=True)
+# remove.bg's cap on a crop margin: each side at most 500 px and at most 50 % of the
+# subject's size. remove.bg's crop_margin refuses more (check_margin_cap); every
+# layout clamps a margin to it (cutout.imaging.geometry).
+MARGIN_CAP_PX = 500
+MARGIN_CAP_PERCENT = 50.0
 
 
 @dataclass(frozen=True)
@@ -52,7 +127,7 @@ class ColorBackground:
 class ImageBackground:
     """A background photo, cover-fitted behind the subject. ``rgb`` is H x W x 3 uint8."""
 
-    rgb: npt.NDArray[np.uint8]
+    rgb: ByteArray
 
 
 @dataclass(frozen=True)
@@ -158,22 +233,51 @@ class RemoveOptions:
                 f"format must be one of {', '.join(OUTPUT_FORMATS)}, not {self.format!r}",
                 code="invalid_format",
             )
-        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
-            raise InvalidOptionError("threshold must be between 0 and 1", code="invalid_threshold")
-        if not 0.05 <= self.fill <= 1.0:
-            raise InvalidOptionError("fill must be between 0.05 and 1", code="invalid_fill")
-        if self.scale is not None and not 0.1 <= self.scale <= 1.0:
-            raise InvalidOptionError("scale must be between 10% and 100%", code="invalid_scale")
-        if not 1 <= self.quality <= 100:
-            raise InvalidOptionError("quality must be between 1 and 100", code="invalid_quality")
-        if isinstance(self.position, tuple) and not all(0.0 <= v <= 1.0 for v in self.position):
-            raise InvalidOptionError(
-                "position must be between 0% and 100%", code="invalid_position"
-            )
-        if self.canvas is not None and not all(8 <= side <= 10000 for side in self.canvas):
-            raise InvalidOptionError(
-                "canvas sides must be between 8 and 10000 px", code="invalid_canvas"
-            )
+        if self.threshold is not None:
+            THRESHOLD.check(self.threshold, "threshold")
+        FILL.check(self.fill, "fill")
+        if self.scale is not None:
+            SCALE.check(self.scale, "scale")
+        QUALITY.check(self.quality, "quality")
+        if isinstance(self.position, tuple):
+            for value in self.position:
+                POSITION.check(value, "position")
+        if self.canvas is not None:
+            for side in self.canvas:
+                CANVAS_SIDE.check(side, "canvas sides")
+
+
+def is_transparent(background: Background | None, *, mask: bool = False) -> bool:
+    """Whether the output can have transparent pixels: a cut-out with no background or a
+    see-through colour behind it. The mask and every opaque background have none."""
+    if mask:
+        return False
+    if background is None:
+        return True
+    return isinstance(background, ColorBackground) and background.rgba[3] < 255
+
+
+def resolve_format(
+    choice: FormatChoice, *, background: Background | None, mask: bool = False
+) -> OutputFormat:
+    """The output format: ``auto`` is PNG when the output can have transparency
+    (:func:`is_transparent`), else JPEG; any other choice is itself."""
+    if choice != "auto":
+        return choice
+    return "png" if is_transparent(background, mask=mask) else "jpg"
+
+
+def parse_format(text: str) -> FormatChoice:
+    """``png``, ``webp``, ``jpg`` (or ``jpeg``), ``zip`` or ``auto``, in any case."""
+    value = text.strip().lower()
+    if value == "jpeg":
+        value = "jpg"
+    for choice in FORMAT_CHOICES:
+        if value == choice:
+            return choice
+    raise InvalidOptionError(
+        f"format must be {', '.join(FORMAT_CHOICES)}; not {value!r}", code="invalid_format"
+    )
 
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
@@ -209,6 +313,15 @@ def parse_margin(text: str) -> Margin:
     return Margin(top, right, bottom, left, percent=all(percent))
 
 
+def check_margin_cap(margin: Margin, what: str) -> Margin:
+    """``margin`` itself when no side is over the cap (:data:`MARGIN_CAP_PX`, or
+    :data:`MARGIN_CAP_PERCENT` for a margin in %), else ``invalid_crop_margin``."""
+    cap, unit = (MARGIN_CAP_PERCENT, "%") if margin.percent else (MARGIN_CAP_PX, " px")
+    if max(margin.top, margin.right, margin.bottom, margin.left) > cap:
+        raise InvalidOptionError(f"{what}: at most {cap:g}{unit}", code="invalid_crop_margin")
+    return margin
+
+
 def parse_canvas(text: str) -> tuple[int, int]:
     """``"2000x2000"`` -> (width, height)."""
     match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
@@ -217,10 +330,8 @@ def parse_canvas(text: str) -> tuple[int, int]:
             f"canvas {text!r}: expected WIDTHxHEIGHT, e.g. 2000x2000", code="invalid_canvas"
         )
     width, height = int(match.group(1)), int(match.group(2))
-    if not (8 <= width <= 10000 and 8 <= height <= 10000):
-        raise InvalidOptionError(
-            f"canvas {text!r}: sides must be between 8 and 10000 px", code="invalid_canvas"
-        )
+    for side in (width, height):
+        CANVAS_SIDE.check(side, f"canvas {text!r}: sides")
     return width, height
 
 
@@ -232,9 +343,7 @@ def _looks_like_path(text: str) -> bool:
     return any(mark in text for mark in ("/", "\\", "."))
 
 
-def parse_background(
-    text: str, *, load_image: Callable[[str], npt.NDArray[np.uint8]]
-) -> Background:
+def parse_background(text: str, *, load_image: Callable[[str], ByteArray]) -> Background:
     """``"blur"``, ``"blur:R"``, a colour (hex or CSS name) or the path of an image.
 
     ``load_image`` reads a path into H x W x 3 uint8 (the CLI passes ``decode``); its
@@ -245,11 +354,7 @@ def parse_background(
     if blur is not None:
         if blur.group(1) is None:
             return BlurBackground()
-        radius = float(blur.group(1))
-        if not 0.0 < radius <= 500.0:
-            raise InvalidOptionError(
-                f"background {text!r}: blur radius must be in (0, 500]", code="invalid_bg_blur"
-            )
+        radius = BLUR_RADIUS.check(float(blur.group(1)), f"background {text!r}: blur radius")
         return BlurBackground(radius)
     if value.lower().startswith("blur:"):
         raise InvalidOptionError(
@@ -271,28 +376,34 @@ def parse_background(
     return ImageBackground(rgb)
 
 
-def _fraction(text: str, *, code: str, name: str, low: float, high: float) -> float:
-    """``"0.8"`` or ``"80%"`` -> 0.8, checked against [low, high]."""
+def _fraction(text: str, name: str, allowed: Range) -> float:
+    """``"0.8"`` or ``"80%"`` -> 0.8, checked against ``allowed``."""
     match = re.fullmatch(r"\s*" + _NUMBER + r"\s*(%)?\s*", text)
     if match is None:
-        raise InvalidOptionError(f"{name} {text!r}: expected a number or a %", code=code)
+        raise InvalidOptionError(f"{name} {text!r}: expected a number or a %", code=allowed.code)
     value = float(match.group(1)) / (100.0 if match.group(2) else 1.0)
-    if not low <= value <= high:
-        raise InvalidOptionError(
-            f"{name} {text!r}: must be between {low:g} and {high:g} ({low:.0%}..{high:.0%})",
-            code=code,
-        )
-    return value
+    return allowed.check(value, f"{name} {text!r}:")
 
 
 def parse_fill(text: str) -> float:
-    """Canvas fill: ``"0.8"`` or ``"80%"`` (from 5% to 100%)."""
-    return _fraction(text, code="invalid_fill", name="fill", low=0.05, high=1.0)
+    """Canvas fill: ``"0.8"`` or ``"80%"`` (:data:`FILL`: from 5% to 100%)."""
+    return _fraction(text, "fill", FILL)
 
 
 def parse_threshold(text: str) -> float:
     """Hard alpha threshold: ``"0.5"`` or ``"50%"``."""
-    return _fraction(text, code="invalid_threshold", name="threshold", low=0.0, high=1.0)
+    return _fraction(text, "threshold", THRESHOLD)
+
+
+def parse_quality(text: str) -> int:
+    """JPEG/WebP quality: ``"85"`` (:data:`QUALITY`: 1..100), rounded to a whole number."""
+    try:
+        value = float(text.strip().removesuffix("%"))
+    except ValueError:
+        raise InvalidOptionError(
+            f"quality must be a number, not {text!r}", code=QUALITY.code
+        ) from None
+    return round(QUALITY.check(value, f"quality {text!r}:"))
 
 
 def parse_scale(text: str) -> float | None:
@@ -305,12 +416,7 @@ def parse_scale(text: str) -> float | None:
         raise InvalidOptionError(
             f"scale {text!r}: expected 10%..100% or original", code="invalid_scale"
         )
-    scale = float(match.group(1)) / 100.0
-    if not 0.1 <= scale <= 1.0:
-        raise InvalidOptionError(
-            f"scale {text!r}: must be between 10% and 100%", code="invalid_scale"
-        )
-    return scale
+    return SCALE.check(float(match.group(1)) / 100.0, f"scale {text!r}:")
 
 
 def parse_position(text: str) -> Position:
@@ -324,7 +430,7 @@ def parse_position(text: str) -> Position:
     fractions: list[float] = []
     for part in parts:
         match = re.fullmatch(_NUMBER + r"%", part)
-        if match is None or not 0.0 <= float(match.group(1)) <= 100.0:
+        if match is None or float(match.group(1)) / 100.0 not in POSITION:
             fractions = []
             break
         fractions.append(float(match.group(1)) / 100.0)

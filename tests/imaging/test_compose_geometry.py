@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cutout.imaging.compose import compose, foreground_box
-from cutout.imaging.geometry import MARGIN_CAP_PX, Layout, cap_margin, plan_layout, warp
-from cutout.options import Margin, RemoveOptions
+from cutout.imaging.geometry import Layout, cap_margin, plan_layout, warp
+from cutout.options import MARGIN_CAP_PX, Margin, RemoveOptions
 
 
 @st.composite

@@ -10,20 +10,31 @@ from hypothesis import strategies as st
 from cutout.arrays import ByteArray
 from cutout.errors import DecodeError, InvalidOptionError
 from cutout.options import (
+    FILL,
+    MARGIN_CAP_PERCENT,
+    MARGIN_CAP_PX,
+    QUALITY,
+    SCALE,
     BlurBackground,
     ColorBackground,
     ImageBackground,
     Margin,
+    Range,
     RemoveOptions,
     Roi,
+    check_margin_cap,
+    is_transparent,
     parse_background,
     parse_canvas,
     parse_fill,
+    parse_format,
     parse_margin,
     parse_position,
+    parse_quality,
     parse_roi,
     parse_scale,
     parse_threshold,
+    resolve_format,
 )
 
 PHOTO = np.full((4, 6, 3), 7, np.uint8)
@@ -118,6 +129,88 @@ def test_canvas_fill_threshold() -> None:
         assert _code(parse_fill, text) == "invalid_fill"
     for text in ("2", "150%", "-0.1", "half"):
         assert _code(parse_threshold, text) == "invalid_threshold"
+
+
+def test_quality() -> None:
+    assert parse_quality("85") == 85
+    assert parse_quality(" 90.4 ") == 90
+    assert parse_quality("100") == 100
+    # the range is checked before rounding: 100.4 is over 100
+    for text in ("0", "0.4", "100.4", "101", "best", ""):
+        assert _code(parse_quality, text) == "invalid_quality"
+
+
+# -- ranges: one record per option, used by the parsers and RemoveOptions alike ---------------
+def test_range_bounds_and_messages() -> None:
+    assert 0.05 in FILL and 1.0 in FILL and 0.04 not in FILL
+    assert str(SCALE) == "between 10% and 100%"
+    assert str(QUALITY) == "between 1 and 100"
+    radius = Range(0.0, 500.0, "invalid_bg_blur", unit=" px", low_open=True)
+    assert 0.0 not in radius and 500.0 in radius
+    assert str(radius) == "above 0 px and at most 500 px"
+    with pytest.raises(InvalidOptionError) as caught:
+        FILL.check(2.0, "fill '200%':")
+    assert caught.value.code == "invalid_fill"
+    assert caught.value.message == "fill '200%': must be between 0.05 and 1"
+
+
+@pytest.mark.parametrize(
+    ("parse", "text", "field"),
+    [
+        (parse_fill, "4%", "fill"),
+        (parse_threshold, "101%", "threshold"),
+        (parse_scale, "9%", "scale"),
+        (parse_quality, "0", "quality"),
+    ],
+)
+def test_a_parser_and_remove_options_refuse_with_the_same_code(
+    parse: object, text: str, field: str
+) -> None:
+    assert callable(parse)
+    code = _code(parse, text)
+    kwargs = {"fill": 0.04, "threshold": 1.01, "scale": 0.09, "quality": 0}
+    with pytest.raises(InvalidOptionError) as caught:
+        RemoveOptions(**{field: kwargs[field]})  # type: ignore[arg-type]
+    assert caught.value.code == code == f"invalid_{field}"
+
+
+def test_margin_cap() -> None:
+    assert check_margin_cap(Margin(500, 0, 0, 0), "m") == Margin(500, 0, 0, 0)
+    assert check_margin_cap(Margin(50, 50, 50, 50, percent=True), "m").percent
+    px = Margin(MARGIN_CAP_PX + 1, 0, 0, 0)
+    percent = Margin(0, 0, 0, MARGIN_CAP_PERCENT + 1, percent=True)
+    assert _code(check_margin_cap, px, "crop_margin") == "invalid_crop_margin"
+    assert _code(check_margin_cap, percent, "crop_margin") == "invalid_crop_margin"
+
+
+# -- output format: parsed once, auto resolved once ------------------------------------------
+def test_format_choices() -> None:
+    assert parse_format("PNG") == "png"
+    assert parse_format(" jpeg ") == "jpg"
+    assert parse_format("auto") == "auto"
+    for text in ("gif", "", "jp g"):
+        assert _code(parse_format, text) == "invalid_format"
+
+
+@pytest.mark.parametrize(
+    ("background", "mask", "expected"),
+    [
+        (None, False, "png"),  # a cut-out: transparent
+        (ColorBackground((255, 0, 0, 128)), False, "png"),  # a see-through colour
+        (ColorBackground((255, 0, 0, 255)), False, "jpg"),
+        (BlurBackground(), False, "jpg"),
+        (ImageBackground(PHOTO), False, "jpg"),
+        (None, True, "jpg"),  # the grey matte has no transparency
+    ],
+)
+def test_auto_format_follows_transparency(
+    background: ColorBackground | BlurBackground | ImageBackground | None,
+    mask: bool,
+    expected: str,
+) -> None:
+    assert is_transparent(background, mask=mask) == (expected == "png")
+    assert resolve_format("auto", background=background, mask=mask) == expected
+    assert resolve_format("webp", background=background, mask=mask) == "webp"
 
 
 # -- remove.bg scale, position, roi -------------------------------------------------------------

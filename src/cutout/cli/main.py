@@ -2,8 +2,9 @@
 
 Each command lives in its own module ``cutout.cli.<name>`` exposing
 ``register(subparsers) -> None``, which adds its parser and sets ``func`` (a callable
-``(argparse.Namespace) -> int``) as a default. Command modules import nothing heavy at
-module level, so ``cutout --help`` stays fast.
+``(argparse.Namespace) -> int``) as a default. :data:`COMMANDS` lists them in the order
+``cutout --help`` shows them. Command modules import nothing heavy at module level (each
+imports what it needs inside its functions), so ``cutout --help`` stays fast.
 
 Exit codes: 0 success, 1 failure (some inputs failed, or a CutoutError), 2 usage error.
 No tracebacks unless ``--debug``.
@@ -12,18 +13,30 @@ No tracebacks unless ``--debug``.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, cast
 
 from cutout import __version__
+from cutout.cli import bench, deploy, info, models, remove, serve
 from cutout.errors import CutoutError
+
+if TYPE_CHECKING:
+    _Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = ("remove", "models", "info", "serve", "bench", "deploy")
+# name -> the function that adds the command's parser
+COMMANDS: dict[str, Callable[[_Subparsers], None]] = {
+    "remove": remove.register,
+    "models": models.register,
+    "info": info.register,
+    "serve": serve.register,
+    "bench": bench.register,
+    "deploy": deploy.register,
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,15 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cutout", description="Self-hosted background removal.")
     parser.add_argument("--version", action="version", version=f"cutout {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"cutout.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"cutout.cli.{name}":
-                raise
-            continue  # command not built yet
-        module.register(subparsers)
+    # the commands see the plain ArgumentParser API; the parsers made are _Parser, a subclass
+    subparsers = cast(
+        "_Subparsers",
+        parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser),
+    )
+    for register in COMMANDS.values():
+        register(subparsers)
     return parser
 
 

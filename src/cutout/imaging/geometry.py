@@ -8,7 +8,8 @@ the transformed subject box, and the blurred background and the cut-out stay ali
 Rules (remove.bg's, extended with the canvas):
 
 - output size: ``canvas`` if given; else with ``crop`` the subject box plus the margin
-  (each side capped at 50% of the subject's size and at 500 px, as remove.bg does);
+  (each side capped as remove.bg caps it: ``MARGIN_CAP_PERCENT`` of the subject's size
+  and ``MARGIN_CAP_PX``, from :mod:`cutout.options`);
   else the photo's size;
 - subject size: with ``scale`` (or a canvas, whose ``fill`` is the default scale) the
   subject is resized so that its limiting side is that fraction of the output's;
@@ -27,13 +28,11 @@ import numpy as np
 from PIL import Image
 
 from cutout.arrays import ByteArray
-from cutout.options import Margin, Position, RemoveOptions
+from cutout.options import MARGIN_CAP_PERCENT, MARGIN_CAP_PX, Margin, Position, RemoveOptions
 
-__all__ = ["MARGIN_CAP_FRACTION", "MARGIN_CAP_PX", "Layout", "cap_margin", "plan_layout", "warp"]
+__all__ = ["Layout", "cap_margin", "plan_layout", "warp"]
 
 
-MARGIN_CAP_PX = 500
-MARGIN_CAP_FRACTION = 0.5
 # offsets within this of a whole pixel at scale 1 are moved by slicing, not resampling
 _EXACT = 1e-6
 
@@ -60,11 +59,12 @@ class Layout:
 def cap_margin(
     margin: Margin, subject_width: int, subject_height: int
 ) -> tuple[int, int, int, int]:
-    """(top, right, bottom, left) px, each at most 50% of the subject's side and 500 px."""
+    """(top, right, bottom, left) px, each clamped to the cap of :mod:`cutout.options`:
+    ``MARGIN_CAP_PERCENT`` of the subject's side and ``MARGIN_CAP_PX``."""
     top, right, bottom, left = margin.pixels(subject_width, subject_height)
 
     def cap(value: int, side: int) -> int:
-        return max(0, min(value, MARGIN_CAP_PX, math.floor(side * MARGIN_CAP_FRACTION)))
+        return max(0, min(value, MARGIN_CAP_PX, math.floor(side * MARGIN_CAP_PERCENT / 100)))
 
     return (
         cap(top, subject_height),

@@ -8,7 +8,6 @@ settings and loaded in the background when the app starts.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,7 +16,7 @@ from fastapi import FastAPI
 from cutout import __version__
 from cutout.config import Settings
 from cutout.engine import Engine
-from cutout.server import routes_native, routes_ops
+from cutout.server import routes_native, routes_ops, routes_removebg, web
 from cutout.server.errors import install_error_handlers
 from cutout.server.limits import BodyLimitMiddleware
 from cutout.server.logs import RequestLogMiddleware
@@ -38,22 +37,6 @@ Every error is JSON: `{"errors": [{"code", "title", "detail"}]}`.
 def build_engine(settings: Settings) -> Engine:
     """The engine the settings describe (nothing is loaded yet)."""
     return Engine.from_settings(settings)
-
-
-def _include_optional_routers(app: FastAPI) -> None:
-    # routers of modules built in parallel join when they exist
-    for name in ("routes_removebg", "web"):
-        try:
-            module = importlib.import_module(f"cutout.server.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"cutout.server.{name}":
-                raise
-            continue
-        install = getattr(module, "install", None)
-        if callable(install):
-            install(app)
-        else:
-            app.include_router(module.router)
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -79,7 +62,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_error_handlers(app)
     app.include_router(routes_ops.router)
     app.include_router(routes_native.router)
-    _include_optional_routers(app)
+    app.include_router(routes_removebg.router)
+    app.include_router(web.router)
     app.add_middleware(BodyLimitMiddleware, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(RequestLogMiddleware, state=state)
     return app

@@ -87,7 +87,6 @@ class Batcher:
         self._on_fatal = on_fatal
         self._thread: threading.Thread | None = None
         self._running = 0
-        self.expired = 0
         # moving average of forward seconds per image: the server's service rate, used to
         # refuse at admission the requests that could only wait past their deadline
         self.seconds_per_image: float | None = None
@@ -168,7 +167,6 @@ class Batcher:
                 if job.cancelled:
                     continue
                 if job.deadline <= now:
-                    self.expired += 1
                     _settle(
                         job, None, DeadlineExceededError("the request waited past its deadline")
                     )

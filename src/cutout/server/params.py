@@ -1,7 +1,8 @@
-"""Typed readers for request parameters that arrive as strings (query, form or JSON).
+"""Request parameters that arrive as strings (query, form or JSON), merged by name.
 
-Each raises :class:`InvalidOptionError` with ``code="invalid_<name>"`` so that a bad
-value is a 400 naming the parameter, never a 500.
+Flags are read here; a bad one raises :class:`InvalidOptionError` with
+``code="invalid_<name>"``, so that it is a 400 naming the parameter, never a 500. Every
+other value is read by the parsers of :mod:`cutout.options`, which also hold the ranges.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Mapping
 
 from cutout.errors import InvalidOptionError
 
-__all__ = ["Params", "parse_bool", "parse_float"]
+__all__ = ["Params", "parse_bool"]
 
 _TRUE = {"1", "true", "yes", "on", "t", "y"}
 _FALSE = {"0", "false", "no", "off", "f", "n", ""}
@@ -25,20 +26,6 @@ def parse_bool(name: str, value: object) -> bool:
     if text in _FALSE:
         return False
     raise InvalidOptionError(f"{name} must be true or false, not {value!r}", code=f"invalid_{name}")
-
-
-def parse_float(name: str, value: object, low: float, high: float) -> float:
-    try:
-        number = float(str(value).strip().removesuffix("%"))
-    except ValueError:
-        raise InvalidOptionError(
-            f"{name} must be a number, not {value!r}", code=f"invalid_{name}"
-        ) from None
-    if not low <= number <= high:
-        raise InvalidOptionError(
-            f"{name} must be between {low:g} and {high:g}, not {number:g}", code=f"invalid_{name}"
-        )
-    return number
 
 
 class Params:
@@ -58,9 +45,6 @@ class Params:
             return "true" if value else "false"
         return str(value)
 
-    def raw(self, name: str) -> object:
-        return self._values.get(name)
-
     def has(self, name: str) -> bool:
         value = self._values.get(name)
         return value is not None and value != ""
@@ -70,9 +54,3 @@ class Params:
         if value is None:
             return default
         return parse_bool(name, value)
-
-    def number(self, name: str, low: float, high: float) -> float | None:
-        value = self._values.get(name)
-        if value is None or value == "":
-            return None
-        return parse_float(name, value, low, high)

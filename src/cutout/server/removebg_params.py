@@ -1,8 +1,9 @@
 """remove.bg's request parameters -> a size cap and :class:`RemoveOptions`.
 
-Names, values and error codes follow remove.bg's API (``../shared/facts/remove-bg-api.md``)
-so that its clients work unchanged. Everything that can be checked without the image is
-checked before the image is read.
+Names, values and error codes follow remove.bg's public API (its OpenAPI description,
+version 1.0), so that clients written for remove.bg work unchanged; docs/api.md lists
+each parameter and what cutout does with it. Everything that can be checked without the
+image is checked before the image is read.
 """
 
 from __future__ import annotations
@@ -13,16 +14,19 @@ from typing import Any
 from cutout.errors import InvalidOptionError
 from cutout.options import (
     Background,
-    ColorBackground,
+    FormatChoice,
     Margin,
     Position,
     RemoveOptions,
     Roi,
+    check_margin_cap,
     parse_background_color,
+    parse_format,
     parse_margin,
     parse_position,
     parse_roi,
     parse_scale,
+    resolve_format,
 )
 from cutout.server.params import Params
 
@@ -42,21 +46,18 @@ SIZES: dict[str, float | None] = {
 }
 TYPES = ("auto", "person", "product", "car", "animal", "graphic", "transportation", "other")
 TYPE_LEVELS = ("none", "1", "2", "latest")
-FORMATS = ("auto", "png", "jpg", "jpeg", "zip", "webp")
 CHANNELS = ("rgba", "alpha")
-# remove.bg caps crop_margin at 50 % of the subject or 500 px
-MAX_MARGIN_PX = 500.0
-MAX_MARGIN_PERCENT = 50.0
+# semitransparency=false: the matte is made hard at this level (no see-through pixels)
+OPAQUE_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True, eq=False)
 class RemoveBgRequest:
     """The parsed parameters, before the image and background bytes are known."""
 
-    size: str
-    max_megapixels: float | None
+    max_megapixels: float | None  # from size
     type: str
-    format: str  # auto | png | jpg | zip | webp
+    format: FormatChoice
     channels: str
     crop: bool
     margin: Margin | None
@@ -68,34 +69,26 @@ class RemoveBgRequest:
     semitransparency: bool
 
     def options(self, background: Background | None = None) -> RemoveOptions:
+        """The options, with ``background`` (a decoded photo) in place of ``bg_color``."""
         background = background if background is not None else self.background
-        fmt = self.resolve_auto_format(background)
+        mask = self.channels == "alpha"
+        # the matte alone is answered as PNG unless a format is asked for
+        choice: FormatChoice = "png" if mask and self.format == "auto" else self.format
         fields: dict[str, Any] = {
-            "mask": self.channels == "alpha",
-            "background": None if self.channels == "alpha" else background,
+            "mask": mask,
+            "background": None if mask else background,
+            "threshold": None if self.semitransparency else OPAQUE_THRESHOLD,
             "crop": self.crop,
             "roi": self.roi,
             "scale": self.scale,
             "position": self.position,
             "shadow": self.shadow,
-            "format": fmt,
+            "format": resolve_format(choice, background=background, mask=mask),
             "require_foreground": True,
         }
         if self.margin is not None:
             fields["margin"] = self.margin
         return RemoveOptions(**fields)
-
-    def _transparent(self, background: Background | None) -> bool:
-        if background is None:
-            return True
-        return isinstance(background, ColorBackground) and background.rgba[3] < 255
-
-    def resolve_auto_format(self, background: Background | None) -> str:
-        if self.format != "auto":
-            return self.format
-        if self.channels == "alpha":
-            return "png"
-        return "png" if self._transparent(background) else "jpg"
 
 
 def _choice(params: Params, name: str, choices: tuple[str, ...], default: str) -> str:
@@ -111,23 +104,13 @@ def _choice(params: Params, name: str, choices: tuple[str, ...], default: str) -
 def _margin(text: str | None) -> Margin | None:
     if not text:
         return None
-    margin = parse_margin(text)
-    values = (margin.top, margin.right, margin.bottom, margin.left)
-    cap = MAX_MARGIN_PERCENT if margin.percent else MAX_MARGIN_PX
-    if max(values) > cap:
-        unit = "%" if margin.percent else " px"
-        raise InvalidOptionError(
-            f"crop_margin {text!r}: at most {cap:g}{unit}", code="invalid_crop_margin"
-        )
-    return margin
+    return check_margin_cap(parse_margin(text), f"crop_margin {text!r}")
 
 
 def parse_request(params: Params) -> RemoveBgRequest:
     """Every parameter except the sources, checked; raises InvalidOptionError."""
     size = _choice(params, "size", tuple(SIZES), "auto")
-    fmt = _choice(params, "format", FORMATS, "auto")
-    if fmt == "jpeg":
-        fmt = "jpg"
+    fmt = parse_format(params.get("format") or "auto")
     type_ = _choice(params, "type", TYPES, "auto")
     _choice(params, "type_level", TYPE_LEVELS, "latest")
     channels = _choice(params, "channels", CHANNELS, "rgba")
@@ -142,7 +125,6 @@ def parse_request(params: Params) -> RemoveBgRequest:
         except InvalidOptionError as exc:
             raise InvalidOptionError(exc.message, code="invalid_bg_color") from exc
     return RemoveBgRequest(
-        size=size,
         max_megapixels=SIZES[size],
         type=type_,
         format=fmt,

@@ -10,29 +10,34 @@ source (``image_file``, ``image_file_b64``, ``image_url``) and at most one backg
 from __future__ import annotations
 
 import base64
-import binascii
-import json
-import math
 from typing import Any
 
-import numpy as np
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from PIL import Image
-from starlette.datastructures import UploadFile
 
-from cutout.errors import CutoutError, DecodeError, FileTooLargeError, InputError
+from cutout.errors import InputError
 from cutout.imaging.decode import DecodedImage
-from cutout.options import Background, ImageBackground, RemoveOptions
+from cutout.imaging.resize import downscale
+from cutout.options import Background, RemoveOptions
 from cutout.server.auth import API_KEY, authorize
 from cutout.server.fetch import fetch_url
-from cutout.server.limits import body_limit, check_file_size
+from cutout.server.inputs import (
+    FORM_TYPES,
+    JSON_TYPE,
+    Form,
+    decode_background,
+    decode_base64,
+    media_type,
+    read_form,
+    read_json,
+)
+from cutout.server.limits import check_file_size
 from cutout.server.params import Params
 from cutout.server.removebg_params import SIZES, RemoveBgRequest, parse_request
-from cutout.server.routes_native import result_headers
+from cutout.server.results import result_headers
 from cutout.server.state import ServerState
 
-__all__ = ["BACKGROUNDS", "SOURCES", "downscale", "router"]
+__all__ = ["BACKGROUNDS", "SOURCES", "router"]
 
 SOURCES = ("image_file", "image_file_b64", "image_url")
 BACKGROUNDS = ("bg_color", "bg_image_file", "bg_image_url")
@@ -98,73 +103,16 @@ _OPENAPI: dict[str, Any] = {
 }
 
 
-def downscale(image: DecodedImage, max_megapixels: float | None) -> DecodedImage:
-    """The image resized to at most ``max_megapixels`` (aspect kept), or itself."""
-    if max_megapixels is None:
-        return image
-    pixels = image.width * image.height
-    cap = max_megapixels * 1_000_000
-    if pixels <= cap:
-        return image
-    factor = math.sqrt(cap / pixels)
-    size = (max(1, int(image.width * factor)), max(1, int(image.height * factor)))
-    rgb = np.asarray(Image.fromarray(image.rgb).resize(size, Image.Resampling.LANCZOS))
-    alpha = None
-    if image.alpha is not None:
-        alpha = np.asarray(Image.fromarray(image.alpha).resize(size, Image.Resampling.LANCZOS))
-    return DecodedImage(rgb=rgb, alpha=alpha, format=image.format)
-
-
-async def _read_body(
-    request: Request, state: ServerState
-) -> tuple[dict[str, object], dict[str, bytes]]:
-    """(text fields, file fields) from a multipart, urlencoded or JSON body."""
-    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    limit = state.settings.max_upload_bytes
-    fields: dict[str, object] = dict(request.query_params)
-    files: dict[str, bytes] = {}
-    if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        form = await request.form(
-            max_files=2,
-            max_fields=64,
-            max_part_size=body_limit(limit, "application/json"),
-        )
-        try:
-            for key, value in form.multi_items():
-                if isinstance(value, UploadFile):
-                    data = await value.read(limit + 1)
-                    check_file_size(data, limit, key)
-                    files[key] = data
-                else:
-                    fields[key] = value
-        finally:
-            await form.close()
-    elif content_type == "application/json":
-        raw = await request.body()
-        try:
-            parsed = json.loads(raw) if raw.strip() else {}
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InputError(
-                f"the JSON body is not valid JSON: {exc}", code="invalid_json"
-            ) from exc
-        if not isinstance(parsed, dict):
-            raise InputError("the JSON body must be an object", code="invalid_json")
-        fields.update({str(key): value for key, value in parsed.items() if value is not None})
-    return fields, files
-
-
-def _b64(text: str, limit: int, name: str) -> bytes:
-    payload = text.strip()
-    if payload.startswith("data:") and "," in payload:
-        payload = payload.split(",", 1)[1]
-    if len(payload) > limit * 4 // 3 + 4:
-        raise FileTooLargeError(f"{name} decodes to more than {limit} bytes")
-    try:
-        data = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=False)
-    except (binascii.Error, ValueError) as exc:
-        raise DecodeError(f"{name} is not valid base64") from exc
-    check_file_size(data, limit, name)
-    return data
+async def _read_body(request: Request, limit: int) -> Form:
+    """The query's fields, then a form's or a JSON object's (which win); other bodies add
+    nothing (the image must come as one of the sources)."""
+    kind = media_type(request)
+    form = Form({}, {})
+    if kind in FORM_TYPES:
+        form = await read_form(request, limit)
+    elif kind == JSON_TYPE:
+        form = Form(await read_json(request), {})
+    return Form({**request.query_params, **form.fields}, form.files)
 
 
 def _one_of(
@@ -187,7 +135,7 @@ async def _source(name: str, params: Params, files: dict[str, bytes], state: Ser
         check_file_size(data, limit)
         return data
     if name == "image_file_b64":
-        return _b64(params.get("image_file_b64") or "", limit, "image_file_b64")
+        return decode_base64(params.get("image_file_b64") or "", limit, "image_file_b64")
     return await fetch_url(params.get("image_url") or "", state.url_policy, param="image_url")
 
 
@@ -203,22 +151,13 @@ async def _background_bytes(
     return None  # none, or bg_color (already parsed)
 
 
-def _decode_background(state: ServerState, data: bytes) -> ImageBackground:
-    try:
-        image = state.decode(data)
-    except CutoutError as exc:
-        # same class (so the same status), the message says which image was wrong
-        raise type(exc)(f"bg_image: {exc.message}", code=exc.code) from exc
-    return ImageBackground(image.rgb)
-
-
-def _removebg_headers(base: dict[str, str], parsed: RemoveBgRequest) -> dict[str, str]:
-    headers = dict(base)
-    # self-hosted: nothing is charged (clients parse this as an int, so "0", not "0.0")
-    headers["X-Credits-Charged"] = "0"
-    # no classifier runs: the requested type is echoed, "auto" reports "other"
-    headers["X-Type"] = parsed.type if parsed.type != "auto" else "other"
-    return headers
+def _removebg_headers(parsed: RemoveBgRequest) -> dict[str, str]:
+    return {
+        # self-hosted: nothing is charged (clients parse this as an int, so "0", not "0.0")
+        "X-Credits-Charged": "0",
+        # no classifier runs: the requested type is echoed, "auto" reports "other"
+        "X-Type": parsed.type if parsed.type != "auto" else "other",
+    }
 
 
 @router.post(
@@ -234,8 +173,8 @@ async def removebg(request: Request) -> Response:
     charge = state.limiter.charger(key)
     deadline = state.deadline()
     async with state.admission.slot():
-        fields, files = await _read_body(request, state)
-        params = Params(fields)
+        form = await _read_body(request, state.settings.max_upload_bytes)
+        params, files = Params(form.fields), form.files
         # the cheap checks first: nothing is downloaded for a request that will fail
         source = _one_of(params, files, SOURCES, "multiple_sources")
         if source is None:
@@ -249,7 +188,7 @@ async def removebg(request: Request) -> Response:
         background_data = await _background_bytes(background_source, params, files, state)
         background: Background | None = parsed.background
         if background_data is not None:
-            background = await state.in_pool(_decode_background, state, background_data)
+            background = await decode_background(state, background_data)
         options = parsed.options(background)
 
         def plan(image: DecodedImage) -> tuple[DecodedImage, RemoveOptions]:
@@ -258,8 +197,7 @@ async def removebg(request: Request) -> Response:
         result = await state.remove(
             data, plan, deadline=deadline, charge=charge, disconnected=request.is_disconnected
         )
-    headers = _removebg_headers(result_headers(result), parsed)
-    headers.update(state.limiter.headers(key))
+    headers = result_headers(result, _removebg_headers(parsed), state.limiter.headers(key))
     if "application/json" in request.headers.get("accept", ""):
         box = result.foreground
         body = {

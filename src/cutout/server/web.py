@@ -11,10 +11,10 @@ from __future__ import annotations
 from functools import cache
 from importlib.resources import files
 
-from fastapi import APIRouter, FastAPI, HTTPException
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
-__all__ = ["ASSETS", "CONTENT_SECURITY_POLICY", "install", "router"]
+__all__ = ["ASSETS", "CONTENT_SECURITY_POLICY", "router"]
 
 # name -> media type; anything else under /static is a 404, never a file-system lookup
 ASSETS: dict[str, str] = {
@@ -62,8 +62,3 @@ def index() -> Response:
 def static(name: str) -> Response:
     """The page's script and stylesheet."""
     return _asset(name)
-
-
-def install(app: FastAPI) -> None:
-    """Serve the page from ``app`` (called by the app factory)."""
-    app.include_router(router)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from cutout.colors import parse_color
 from cutout.errors import InvalidOptionError
-from cutout.imaging.colors import parse_color
 
 
 @pytest.mark.parametrize(
