@@ -28,12 +28,10 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -42,6 +40,7 @@ from google.protobuf import json_format
 
 from tests.fakes.cloudquotas import FakeCloudQuotas
 from tests.fakes.cloudrun import ApiError, FakeCloudRun
+from tests.fakes.loopback import LoopbackServer
 
 __all__ = ["FakeGcp", "RecordedRequest"]
 
@@ -61,7 +60,7 @@ def _snake(path: str) -> str:
     return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), path)
 
 
-class FakeGcp:
+class FakeGcp(LoopbackServer):
     """Both fake APIs behind one loopback HTTP server (``endpoint`` = ``http://127.0.0.1:P``)."""
 
     def __init__(
@@ -79,8 +78,6 @@ class FakeGcp:
         )
         self.requests: list[RecordedRequest] = []
         self.errors: list[Exception] = []  # internal errors of the fake itself
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Any]]] = [
             ("GET", re.compile(rf"/v2/({_LOC})/services"), self._list_services),
             ("POST", re.compile(rf"/v2/({_LOC})/services"), self._create_service),
@@ -115,58 +112,6 @@ class FakeGcp:
                 self._create_quota_preference,
             ),
         ]
-
-    # lifecycle -------------------------------------------------------------------------
-    @property
-    def endpoint(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FakeGcp is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FakeGcp:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                fake._handle(self, "GET")
-
-            def do_POST(self) -> None:
-                fake._handle(self, "POST")
-
-            def do_PATCH(self) -> None:
-                fake._handle(self, "PATCH")
-
-            def do_DELETE(self) -> None:
-                fake._handle(self, "DELETE")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # quiet: tests read fake.requests instead
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeGcp:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def seed_from_snapshot(self, folder: Path) -> None:
         """Load a ``cutout deploy snapshot`` folder: quota limits and the services listed.
