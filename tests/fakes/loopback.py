@@ -7,12 +7,23 @@ there, and gives ``endpoint``, ``start``/``stop`` and the context manager.
 
 from __future__ import annotations
 
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
 __all__ = ["LoopbackServer"]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a client that drops its connection is the client's business, not a failure
+        # of the fake (google-cloud-storage does it with retried download errors)
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class LoopbackServer:
@@ -52,8 +63,7 @@ class LoopbackServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # quiet: tests read the fake's recorded requests instead
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         # a short poll so that stop() returns at once
         threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         return self

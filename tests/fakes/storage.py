@@ -21,12 +21,14 @@ leaves nothing). Downloads carry ``X-Goog-Hash: crc32c=...,md5=...`` and
 texts: :mod:`tests.fakes.storage_objects`.
 
 Knobs for tests: :attr:`FakeStorage.delay_s` (every request waits that long first, the
-server answering many at once: a store that answers in 50 ms), :meth:`fail_next` (the
+server answering many at once: a store that answers in 50 ms; :attr:`max_in_flight`
+says how many it answered at one time), :meth:`fail_next` (the
 next N matching requests get a 503, or any status; ``after_apply`` makes the request
 take effect and then answer with the error: a lost response), :meth:`corrupt_next_download`.
-Every request is recorded in :attr:`FakeStorage.requests`. The client also fetches
-bucket metadata in the background (``GET /storage/v1/b/BUCKET``), so assert on the
-paths you mean (:meth:`requests_to`).
+Every request is recorded in :attr:`FakeStorage.requests`. Unless
+``DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA`` is set (the ``storage_client``
+fixture sets it) the client also fetches bucket metadata in the background
+(``GET /storage/v1/b/BUCKET``), so assert on the paths you mean (:meth:`requests_to`).
 
 Not modelled: object versioning and soft delete, ACLs and IAM, compose, XML API,
 signed URLs, customer-supplied encryption keys, gzip transcoding, upload session
@@ -114,6 +116,8 @@ class FakeStorage(LoopbackServer):
         self.delay_s = delay_s
         self.requests: list[StorageRequest] = []
         self.errors: list[Exception] = []  # bugs of the fake itself
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests it was answering at one time
         self._faults: list[_Fault] = []
         self._corrupt_downloads = 0
         self._sessions: dict[str, _Session] = {}
@@ -185,6 +189,16 @@ class FakeStorage(LoopbackServer):
 
     # HTTP plumbing ---------------------------------------------------------------------
     def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            self._answer(handler, method)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         if self.delay_s:
             time.sleep(self.delay_s)
         url = urlsplit(handler.path)

@@ -34,6 +34,9 @@ def storage_client(fake_storage: FakeStorage, monkeypatch: pytest.MonkeyPatch) -
     from google.cloud import storage
 
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", fake_storage.endpoint)
+    # the client's background fetch of bucket metadata (for tracing) would outlive the
+    # test on its own connection and add requests nobody under test sent
+    monkeypatch.setenv("DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA", "true")
     client = storage.Client(project=PROJECT)
     yield client
     client.close()

@@ -275,8 +275,8 @@ def test_delay_applies_per_request_and_requests_are_served_at_once(
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.monotonic() - started
-    assert 0.1 <= elapsed < 0.5  # eight 100 ms answers side by side, not in a row
+    assert time.monotonic() - started >= 0.1
+    assert fake_storage.max_in_flight >= 4  # answered side by side, not in a row
 
 
 def test_uploaded_bytes_match_their_digest(storage_client: Any) -> None:
