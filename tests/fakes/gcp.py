@@ -11,7 +11,8 @@ A real HTTP server on loopback that Google's own Python clients talk to::
         )
 
 It serves the REST paths of the generated clients (``/v2/{parent=projects/*/locations/*}
-/services``, ``/v2/{name=projects/*/locations/*/operations/*}``, ``/v1/{parent=projects/*/
+/services``, ``.../jobs``, ``.../jobs/*:run``, ``.../jobs/*/executions``, ``.../executions/*
+/tasks``, ``/v2/{name=projects/*/locations/*/operations/*}``, ``/v1/{parent=projects/*/
 locations/*/services/*}/quotaInfos``, ``/v1/{parent=projects/*/locations/*}/
 quotaPreferences`` ...), parses request bodies with the real protobuf messages (an
 unknown field is a 400, as on Google's side) and answers in the REST JSON encoding:
@@ -46,6 +47,7 @@ __all__ = ["FakeGcp", "RecordedRequest"]
 
 _SEG = r"[^/:?]+"
 _LOC = rf"projects/{_SEG}/locations/{_SEG}"
+_JOB = rf"{_LOC}/jobs/{_SEG}"
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,26 @@ class FakeGcp(LoopbackServer):
                 self._delete_revision,
             ),
             ("GET", re.compile(rf"/v2/({_LOC}/operations/{_SEG})"), self._get_operation),
+            ("GET", re.compile(rf"/v2/({_LOC})/jobs"), self._list_jobs),
+            ("POST", re.compile(rf"/v2/({_LOC})/jobs"), self._create_job),
+            ("GET", re.compile(rf"/v2/({_LOC}/jobs/{_SEG})"), self._get_job),
+            ("PATCH", re.compile(rf"/v2/({_LOC}/jobs/{_SEG})"), self._update_job),
+            ("DELETE", re.compile(rf"/v2/({_LOC}/jobs/{_SEG})"), self._delete_job),
+            ("POST", re.compile(rf"/v2/({_LOC}/jobs/{_SEG}):run"), self._run_job),
+            ("GET", re.compile(rf"/v2/({_JOB})/executions"), self._list_executions),
+            ("GET", re.compile(rf"/v2/({_JOB}/executions/{_SEG})"), self._get_execution),
+            ("DELETE", re.compile(rf"/v2/({_JOB}/executions/{_SEG})"), self._delete_execution),
+            (
+                "POST",
+                re.compile(rf"/v2/({_JOB}/executions/{_SEG}):cancel"),
+                self._cancel_execution,
+            ),
+            ("GET", re.compile(rf"/v2/({_JOB}/executions/{_SEG})/tasks"), self._list_tasks),
+            (
+                "GET",
+                re.compile(rf"/v2/({_JOB}/executions/{_SEG}/tasks/{_SEG})"),
+                self._get_task,
+            ),
             (
                 "GET",
                 re.compile(rf"/v1/({_LOC}/services/{_SEG})/quotaInfos"),
@@ -249,6 +271,52 @@ class FakeGcp(LoopbackServer):
 
     def _get_operation(self, name: str, query: dict[str, str], raw: bytes) -> Any:
         return self.run.get_operation(name)
+
+    # Cloud Run v2 jobs ----------------------------------------------------------------
+    def _list_jobs(self, parent: str, query: dict[str, str], raw: bytes) -> Any:
+        return self._page(self.run.list_jobs(parent), query, "jobs")
+
+    def _create_job(self, parent: str, query: dict[str, str], raw: bytes) -> Any:
+        body = self._parse(raw, run_v2.Job.pb())
+        return self.run.create_job(
+            parent, query.get("jobId", ""), body, self._flag(query, "validateOnly")
+        )
+
+    def _get_job(self, name: str, query: dict[str, str], raw: bytes) -> Any:
+        return self.run.get_job(name)
+
+    def _update_job(self, name: str, query: dict[str, str], raw: bytes) -> Any:
+        body = self._parse(raw, run_v2.Job.pb())
+        if body.name and body.name != name:
+            raise ApiError(400, "INVALID_ARGUMENT", "job.name does not match the URL.")
+        body.name = name
+        return self.run.update_job(
+            body, self._flag(query, "validateOnly"), self._flag(query, "allowMissing")
+        )
+
+    def _delete_job(self, name: str, query: dict[str, str], raw: bytes) -> Any:
+        return self.run.delete_job(name, query.get("etag", ""))
+
+    def _run_job(self, name: str, query: dict[str, str], raw: bytes) -> Any:
+        return self.run.run_job(name, self._parse(raw, run_v2.RunJobRequest.pb()))
+
+    def _list_executions(self, parent: str, query: dict[str, str], raw: bytes) -> Any:
+        return self._page(self.run.list_executions(parent), query, "executions")
+
+    def _get_execution(self, name: str, query: dict[str, str], raw: bytes) -> Any:
+        return self.run.get_execution(name)
+
+    def _delete_execution(self, name: str, query: dict[str, str], raw: bytes) -> Any:
+        return self.run.delete_execution(name)
+
+    def _cancel_execution(self, name: str, query: dict[str, str], raw: bytes) -> Any:
+        return self.run.cancel_execution(name)
+
+    def _list_tasks(self, parent: str, query: dict[str, str], raw: bytes) -> Any:
+        return self._page(self.run.list_tasks(parent), query, "tasks")
+
+    def _get_task(self, name: str, query: dict[str, str], raw: bytes) -> Any:
+        return self.run.get_task(name)
 
     # Cloud Quotas v1 -------------------------------------------------------------------
     def _list_quota_infos(self, parent: str, query: dict[str, str], raw: bytes) -> Any:
