@@ -29,6 +29,7 @@ def test_listing_is_recursive_sorted_relative_and_leaves_out_the_stores_own_file
     listed = store.list()
     assert [item.name for item in listed] == sorted(names)
     assert [item.size for item in listed] == [len(n.encode()) for n in sorted(names)]
+    assert len(set(listed)) == len(listed)  # items hash by name, size and generation
     assert [item.name for item in store.list("shoes/")] == ["shoes/blue.jpg", "shoes/red.jpg"]
     assert [item.name for item in store.list("bags/b")] == ["bags/b/c.jpg"]
     assert store.list("none/") == []

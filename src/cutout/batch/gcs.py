@@ -75,7 +75,7 @@ class GcsStore:
         if client is None:
             try:
                 client = storage.Client()
-            except GoogleAuthError as exc:  # DefaultCredentialsError and kin
+            except (GoogleAuthError, OSError) as exc:  # DefaultCredentialsError and kin
                 raise StorageError(
                     f"cannot reach {location}: no usable Google credentials ({exc}); run "
                     "`gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS"

@@ -52,7 +52,9 @@ class Item:
     name: str
     size: int
     generation: int
-    metadata: Mapping[str, str] | None = None
+    # what identifies an item is its name, size and generation: items hash and compare
+    # by those alone
+    metadata: Mapping[str, str] | None = field(default=None, compare=False)
     hasher: Callable[[], str | None] | None = field(default=None, repr=False, compare=False)
 
     @cached_property
