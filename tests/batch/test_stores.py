@@ -33,6 +33,7 @@ def test_listing_is_recursive_sorted_relative_and_leaves_out_the_stores_own_file
     assert [item.name for item in store.list("shoes/")] == ["shoes/blue.jpg", "shoes/red.jpg"]
     assert [item.name for item in store.list("bags/b")] == ["bags/b/c.jpg"]
     assert store.list("none/") == []
+    assert store.list("z.jpg/") == []
     reports = store.list(".cutout/reports/")
     assert [item.name for item in reports] == [".cutout/reports/shard-0-of-1.jsonl"]
 

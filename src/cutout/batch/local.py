@@ -35,6 +35,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from functools import partial
 from pathlib import Path, PurePosixPath
+from stat import S_ISREG
 
 from cutout.batch.errors import StorageError, StorageNotFoundError, StoragePermissionError
 from cutout.batch.locations import LocalLocation
@@ -82,7 +83,7 @@ class LocalStore:
                 name = path.relative_to(self._root).as_posix()
                 if name.startswith(prefix) and (include_own or not name.startswith(META_DIR)):
                     items.append(self._item(name, path, stat))
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, NotADirectoryError) as exc:
             if folder:
                 return []  # no such sub-folder: nothing under the prefix
             raise _translate(exc, f"list {start}") from exc
@@ -105,7 +106,7 @@ class LocalStore:
             return None
         except OSError as exc:
             raise _translate(exc, f"stat {path}") from exc
-        if not path.is_file():
+        if not S_ISREG(stat.st_mode):
             return None
         return self._item(name, path, stat, self._sidecar_metadata(name, stat))
 
