@@ -25,7 +25,8 @@ at the boundary where they happen, with ``raise ... from exc``.
     │   └── BackendUnavailableError   the backend's package is not installed
     ├── DeviceError                   a device failed (GPU init, out of memory)
     ├── ConfigError                   a settings or deploy config value is wrong
-    └── DeployError                   Cloud Run tooling (see cutout.deploy)
+    ├── DeployError                   Cloud Run tooling (see cutout.deploy)
+    └── StorageError                  a batch source or destination failed (see cutout.batch)
 
 The ``code`` of each class is a stable, machine-readable string. The HTTP status of each
 class lives in one table in ``cutout.server``; the library never thinks about HTTP.
@@ -50,6 +51,7 @@ __all__ = [
     "ModelError",
     "NoForegroundError",
     "OutputPathError",
+    "StorageError",
     "UnknownModelError",
     "UnsupportedFormatError",
     "WeightsError",
@@ -176,3 +178,10 @@ class DeployError(CutoutError):
     """Base of the Cloud Run deployment tooling's errors."""
 
     code = "deploy_error"
+
+
+class StorageError(CutoutError):
+    """Base of the batch storage layer's errors: a folder or Cloud Storage bucket could not
+    be listed, read or written (see :mod:`cutout.batch.errors`)."""
+
+    code = "storage_error"

@@ -16,7 +16,9 @@ models, and where each rule comes from (../shared/facts/cloud-run-gpu.md unless 
   server's texts;
 - scripted failures: ``fail_next_revision(message)`` makes the next revision fail to
   become ready (e.g. the provisioning-time "Quota exceeded for total allowable count of
-  GPUs per project per region.").
+  GPUs per project per region.");
+- Jobs, Executions and Tasks: :mod:`tests.fakes.cloudrun_jobs` (unfinished executions
+  count in the services' admission too).
 
 Not verified against Google (documented guesses): the text for deleting a revision that
 has traffic, and the operation error code of a failed revision (FAILED_PRECONDITION).
@@ -37,6 +39,7 @@ from google.longrunning import operations_pb2
 from google.protobuf import field_mask_pb2, json_format
 from google.rpc import code_pb2
 
+from tests.fakes.cloudrun_jobs import JobsApi, JobsState
 from tests.fakes.run_admission import (
     CPU_QUOTA,
     GPU_NO_ZR_QUOTA,
@@ -110,7 +113,7 @@ class _Rollout:
 
 
 @dataclass
-class FakeCloudRun:
+class FakeCloudRun(JobsApi):
     project: str
     project_number: str
     quota_limit: Callable[[str, str], int | None]
@@ -118,6 +121,10 @@ class FakeCloudRun:
     services: dict[str, object] = field(default_factory=dict)
     revisions: dict[str, object] = field(default_factory=dict)
     operations: dict[str, operations_pb2.Operation] = field(default_factory=dict)
+    jobs: dict[str, object] = field(default_factory=dict)
+    executions: dict[str, object] = field(default_factory=dict)
+    tasks: dict[str, object] = field(default_factory=dict)
+    jobs_state: JobsState = field(default_factory=JobsState)
     _rollouts: list[_Rollout] = field(default_factory=list)
     _fail_next: list[str] = field(default_factory=list)
     _suffixes: itertools.count[int] = field(default_factory=lambda: itertools.count(0))
@@ -134,6 +141,7 @@ class FakeCloudRun:
             if name == excluding or f"/locations/{region}/" not in name:
                 continue
             add_usage(usage, service.template)
+        self.execution_usage(usage, region)
         return usage
 
     # clock -----------------------------------------------------------------------------
@@ -145,6 +153,7 @@ class FakeCloudRun:
                 if rollout.reads_left <= 0:
                     self._rollouts.remove(rollout)
                     self._settle(rollout)
+            self.advance_jobs()
 
     # services --------------------------------------------------------------------------
     def list_services(self, parent: str) -> list[object]:

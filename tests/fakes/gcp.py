@@ -11,7 +11,8 @@ A real HTTP server on loopback that Google's own Python clients talk to::
         )
 
 It serves the REST paths of the generated clients (``/v2/{parent=projects/*/locations/*}
-/services``, ``/v2/{name=projects/*/locations/*/operations/*}``, ``/v1/{parent=projects/*/
+/services``, ``.../jobs``, ``.../jobs/*:run``, ``.../jobs/*/executions``, ``.../executions/*
+/tasks``, ``/v2/{name=projects/*/locations/*/operations/*}``, ``/v1/{parent=projects/*/
 locations/*/services/*}/quotaInfos``, ``/v1/{parent=projects/*/locations/*}/
 quotaPreferences`` ...), parses request bodies with the real protobuf messages (an
 unknown field is a 400, as on Google's side) and answers in the REST JSON encoding:
@@ -28,12 +29,10 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -42,11 +41,13 @@ from google.protobuf import json_format
 
 from tests.fakes.cloudquotas import FakeCloudQuotas
 from tests.fakes.cloudrun import ApiError, FakeCloudRun
+from tests.fakes.loopback import LoopbackServer
 
 __all__ = ["FakeGcp", "RecordedRequest"]
 
 _SEG = r"[^/:?]+"
 _LOC = rf"projects/{_SEG}/locations/{_SEG}"
+_JOB = rf"{_LOC}/jobs/{_SEG}"
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def _snake(path: str) -> str:
     return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), path)
 
 
-class FakeGcp:
+class FakeGcp(LoopbackServer):
     """Both fake APIs behind one loopback HTTP server (``endpoint`` = ``http://127.0.0.1:P``)."""
 
     def __init__(
@@ -79,8 +80,6 @@ class FakeGcp:
         )
         self.requests: list[RecordedRequest] = []
         self.errors: list[Exception] = []  # internal errors of the fake itself
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Any]]] = [
             ("GET", re.compile(rf"/v2/({_LOC})/services"), self._list_services),
             ("POST", re.compile(rf"/v2/({_LOC})/services"), self._create_service),
@@ -99,6 +98,26 @@ class FakeGcp:
                 self._delete_revision,
             ),
             ("GET", re.compile(rf"/v2/({_LOC}/operations/{_SEG})"), self._get_operation),
+            ("GET", re.compile(rf"/v2/({_LOC})/jobs"), self._list_jobs),
+            ("POST", re.compile(rf"/v2/({_LOC})/jobs"), self._create_job),
+            ("GET", re.compile(rf"/v2/({_LOC}/jobs/{_SEG})"), self._get_job),
+            ("PATCH", re.compile(rf"/v2/({_LOC}/jobs/{_SEG})"), self._update_job),
+            ("DELETE", re.compile(rf"/v2/({_LOC}/jobs/{_SEG})"), self._delete_job),
+            ("POST", re.compile(rf"/v2/({_LOC}/jobs/{_SEG}):run"), self._run_job),
+            ("GET", re.compile(rf"/v2/({_JOB})/executions"), self._list_executions),
+            ("GET", re.compile(rf"/v2/({_JOB}/executions/{_SEG})"), self._get_execution),
+            ("DELETE", re.compile(rf"/v2/({_JOB}/executions/{_SEG})"), self._delete_execution),
+            (
+                "POST",
+                re.compile(rf"/v2/({_JOB}/executions/{_SEG}):cancel"),
+                self._cancel_execution,
+            ),
+            ("GET", re.compile(rf"/v2/({_JOB}/executions/{_SEG})/tasks"), self._list_tasks),
+            (
+                "GET",
+                re.compile(rf"/v2/({_JOB}/executions/{_SEG}/tasks/{_SEG})"),
+                self._get_task,
+            ),
             (
                 "GET",
                 re.compile(rf"/v1/({_LOC}/services/{_SEG})/quotaInfos"),
@@ -115,58 +134,6 @@ class FakeGcp:
                 self._create_quota_preference,
             ),
         ]
-
-    # lifecycle -------------------------------------------------------------------------
-    @property
-    def endpoint(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FakeGcp is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FakeGcp:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                fake._handle(self, "GET")
-
-            def do_POST(self) -> None:
-                fake._handle(self, "POST")
-
-            def do_PATCH(self) -> None:
-                fake._handle(self, "PATCH")
-
-            def do_DELETE(self) -> None:
-                fake._handle(self, "DELETE")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # quiet: tests read fake.requests instead
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeGcp:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def seed_from_snapshot(self, folder: Path) -> None:
         """Load a ``cutout deploy snapshot`` folder: quota limits and the services listed.
@@ -304,6 +271,52 @@ class FakeGcp:
 
     def _get_operation(self, name: str, query: dict[str, str], raw: bytes) -> Any:
         return self.run.get_operation(name)
+
+    # Cloud Run v2 jobs ----------------------------------------------------------------
+    def _list_jobs(self, parent: str, query: dict[str, str], raw: bytes) -> Any:
+        return self._page(self.run.list_jobs(parent), query, "jobs")
+
+    def _create_job(self, parent: str, query: dict[str, str], raw: bytes) -> Any:
+        body = self._parse(raw, run_v2.Job.pb())
+        return self.run.create_job(
+            parent, query.get("jobId", ""), body, self._flag(query, "validateOnly")
+        )
+
+    def _get_job(self, name: str, query: dict[str, str], raw: bytes) -> Any:
+        return self.run.get_job(name)
+
+    def _update_job(self, name: str, query: dict[str, str], raw: bytes) -> Any:
+        body = self._parse(raw, run_v2.Job.pb())
+        if body.name and body.name != name:
+            raise ApiError(400, "INVALID_ARGUMENT", "job.name does not match the URL.")
+        body.name = name
+        return self.run.update_job(
+            body, self._flag(query, "validateOnly"), self._flag(query, "allowMissing")
+        )
+
+    def _delete_job(self, name: str, query: dict[str, str], raw: bytes) -> Any:
+        return self.run.delete_job(name, query.get("etag", ""))
+
+    def _run_job(self, name: str, query: dict[str, str], raw: bytes) -> Any:
+        return self.run.run_job(name, self._parse(raw, run_v2.RunJobRequest.pb()))
+
+    def _list_executions(self, parent: str, query: dict[str, str], raw: bytes) -> Any:
+        return self._page(self.run.list_executions(parent), query, "executions")
+
+    def _get_execution(self, name: str, query: dict[str, str], raw: bytes) -> Any:
+        return self.run.get_execution(name)
+
+    def _delete_execution(self, name: str, query: dict[str, str], raw: bytes) -> Any:
+        return self.run.delete_execution(name)
+
+    def _cancel_execution(self, name: str, query: dict[str, str], raw: bytes) -> Any:
+        return self.run.cancel_execution(name)
+
+    def _list_tasks(self, parent: str, query: dict[str, str], raw: bytes) -> Any:
+        return self._page(self.run.list_tasks(parent), query, "tasks")
+
+    def _get_task(self, name: str, query: dict[str, str], raw: bytes) -> Any:
+        return self.run.get_task(name)
 
     # Cloud Quotas v1 -------------------------------------------------------------------
     def _list_quota_infos(self, parent: str, query: dict[str, str], raw: bytes) -> Any:
