@@ -1,8 +1,8 @@
 """Backgrounds chosen to hurt: a low-contrast backdrop, a dark one, a busy texture.
 
-* ``matched``: a low-contrast studio backdrop, half the subject's own outline tone (the
-  median colour just inside its outline), half a light neutral
-  (cream, white, light grey): fur and hair of nearly the backdrop's colour;
+* ``light``: a low-contrast studio backdrop, a light neutral (cream, white, light grey)
+  tinted 15 % towards the subject's own tone (the median colour just inside its
+  outline): light fur of nearly the backdrop's colour, and the shop's usual setting;
 * ``dark``: a near-black backdrop: any light fringe the old background leaves shows;
 * ``busy``: a photo (enlarged a little, at a random offset) or procedural grass, thin
   blades of the colours of dry and green grass, as fine and as busy as the fur.
@@ -22,7 +22,9 @@ from bench.quality.filters import FloatArray
 
 __all__ = ["KINDS", "backdrop", "grass", "photo", "value_noise"]
 
-KINDS = ("matched", "dark", "busy")
+KINDS = ("light", "dark", "busy")
+# the light backdrop: this share of the subject's tone, the rest its neutral
+TINT = 0.15
 DARK = (20.0, 19.0, 22.0)
 _GRASS_PALETTE = (
     (150, 160, 62),

@@ -79,8 +79,9 @@ class Fluff:
 @dataclass(frozen=True)
 class Subject:
     """A photo, the part of it used (``crop``: left, top, right, bottom as shares), its
-    fine structure, and the backgrounds that hurt it: ``neutral`` (the light colour that
-    its low-contrast backdrop is mixed from) and ``busy`` ("grass" or a photo's file name)."""
+    fine structure, and the backgrounds that hurt it: ``neutral`` (the light colour of its
+    low-contrast backdrop) and ``busy`` ("grass" or a photo's file name: a texture, not a
+    scene with salient objects, which u2netp would keep as part of the subject)."""
 
     name: str
     photo: str
@@ -120,7 +121,7 @@ SUBJECTS: tuple[Subject, ...] = (
         _TIGER_WHISKERS,
         _TIGER_FLUFF,
         neutral=(248, 248, 246),  # white
-        busy="plants-1-really-png.jpg",
+        busy="background.jpg",  # white clouds behind white fur
     ),
     Subject(
         "elephant",
@@ -130,7 +131,7 @@ SUBJECTS: tuple[Subject, ...] = (
         (),
         None,
         neutral=(196, 196, 192),  # light grey
-        busy="grass",
+        busy="background.jpg",
     ),
     Subject(
         "girl",
@@ -143,7 +144,7 @@ SUBJECTS: tuple[Subject, ...] = (
         (),
         Fluff(0.6, 0.006, 0.25, _HEAD),
         neutral=(246, 246, 246),  # white
-        busy="background.jpg",
+        busy="grass",  # dark strands over blades of grass
     ),
 )
 

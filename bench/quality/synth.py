@@ -153,12 +153,13 @@ def _background(
 ) -> tuple[FloatArray, str]:
     """The case's background (float levels) and a short description of it."""
     height, width = body.shape
-    if spec.background == "matched":
+    if spec.background == "light":
         ring = body & dilate(~body, max(2, round(max(width, height) / 200)))
         tone = np.median(photo[ring], axis=0) if ring.any() else np.full(3, 128.0)
-        mixed = 0.5 * np.asarray(spec.subject.neutral, np.float64) + 0.5 * tone
+        neutral = np.asarray(spec.subject.neutral, np.float64)
+        mixed = (1 - backgrounds.TINT) * neutral + backgrounds.TINT * tone
         colour = (float(mixed[0]), float(mixed[1]), float(mixed[2]))
-        name = "matched " + "/".join(f"{c:.0f}" for c in colour)
+        name = "light " + "/".join(f"{c:.0f}" for c in colour)
         return backgrounds.backdrop(rng, height, width, colour), name
     if spec.background == "dark":
         return backgrounds.backdrop(rng, height, width, backgrounds.DARK), "dark"
@@ -218,6 +219,7 @@ def make_case(
         "index": spec.index,
         "subject": subject.name,
         "photo": subject.photo,
+        "kind": spec.background,
         "background": background_name,
         "width": width,
         "height": height,
