@@ -121,12 +121,11 @@ class Outcome:
     def per_image(self) -> float:
         return self.seconds / self.images if self.images else math.nan
 
-    def mean(self) -> dict[str, float]:
-        """Mean of every score over the cases it has (NaN for none)."""
-        keys = {key for scores in self.cases.values() for key in scores}
-        return {
-            key: float(sum(s[key] for s in self.cases.values()) / len(self.cases)) for key in keys
-        }
+    def mean(self, names: list[str] | None = None) -> dict[str, float]:
+        """Mean of every score over the cases it has (of ``names``, when given)."""
+        chosen = [scores for name, scores in self.cases.items() if names is None or name in names]
+        keys = {key for scores in chosen for key in scores}
+        return {key: float(sum(s[key] for s in chosen) / len(chosen)) for key in keys}
 
     def correlation(self) -> float | None:
         """Spearman of (1 - confidence) with band SAD, when confidences were reported."""
@@ -255,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
         title = f"{info['name']}: {info['subject']} on {info['background']}"
         rows = {o.method: o.cases[info["name"]] for o in scored if info["name"] in o.cases}
         print_table(title, rows)
+    for kind, names in _kinds(infos).items():
+        by_kind = {o.method: o.mean(names) for o in scored}
+        print_table(f"mean over the {len(names)} cases on a {kind} background", by_kind)
     means = {o.method: o.mean() for o in scored}
     extra = {o.method: {"s/img": o.per_image, "rho": o.correlation()} for o in scored}
     print_table(f"mean over {len(infos)} cases", means, extra)
@@ -263,6 +265,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         _write_json(args, before, after, infos, outcomes)
     return 0 if all(not outcome.errors for outcome in outcomes) else 1
+
+
+def _kinds(infos: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Case names by kind of background, in the order the kinds first appear."""
+    kinds: dict[str, list[str]] = {}
+    for info in infos:
+        kinds.setdefault(str(info.get("kind", "?")), []).append(str(info["name"]))
+    return kinds
 
 
 def _write_json(
@@ -284,6 +294,11 @@ def _write_json(
                 "seconds_per_image": outcome.per_image,
                 "errors": outcome.errors,
                 "mean": outcome.mean() if outcome.cases else {},
+                "mean_by_kind": {
+                    kind: outcome.mean(names)
+                    for kind, names in _kinds(infos).items()
+                    if any(name in outcome.cases for name in names)
+                },
                 "confidence_spearman": outcome.correlation(),
                 "cases": outcome.cases,
                 "confidence": outcome.confidence,

@@ -96,6 +96,14 @@ def test_missing_outputs_are_errors(tmp_path: Path) -> None:
     assert math.isnan(run.Outcome("none").per_image)
 
 
+def test_means_over_all_cases_or_some() -> None:
+    outcome = run.Outcome("m", cases={"a": {"band_sad": 1.0}, "b": {"band_sad": 3.0}})
+    assert outcome.mean() == {"band_sad": 2.0}
+    assert outcome.mean(["b", "z"]) == {"band_sad": 3.0}
+    assert outcome.mean(["z"]) == {}
+    assert outcome.correlation() is None  # no confidences
+
+
 def test_tables_leave_out_an_empty_confidence_column(capsys: pytest.CaptureFixture[str]) -> None:
     scores = {"band_sad": 2.0, "band_mse": 0.05, "rc_white": 4.0, "rc_black": 8.0}
     reference = {"band_sad": 1.0, "band_mse": 0.1, "rc_white": 4.0, "rc_black": 2.0}
