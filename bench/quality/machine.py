@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -51,9 +52,10 @@ def _rembg_version() -> str | None:
 
 
 def describe() -> dict[str, Any]:
-    """The machine and software, and the load average now (1, 5, 15 min)."""
+    """The machine and software, the time and the load average now (1, 5, 15 min)."""
     flags = _flags()
     return {
+        "time_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
         "usable_cores": len(os.sched_getaffinity(0)),
@@ -72,6 +74,7 @@ def summary(machine: dict[str, Any]) -> str:
     simd = "AVX-512" if machine["avx512"] else ("AVX2" if machine["avx2"] else "no AVX2")
     load = ", ".join(f"{value:.2f}" for value in machine["load_average"])
     return (
-        f"{machine['cpu']}, {machine['usable_cores']} of {machine['cores']} cores, {simd}; "
+        f"{machine['time_utc']} UTC; {machine['cpu']}, "
+        f"{machine['usable_cores']} of {machine['cores']} cores, {simd}; "
         f"load average {load}; cutout {machine['cutout']}, rembg {machine['rembg']}"
     )
