@@ -154,8 +154,9 @@ def _environment(home: Path) -> dict[str, str]:
 
 
 def _cases(args: argparse.Namespace, root: Path | None) -> Path:
-    """The case folder: generated under ``root`` (``--keep``) or reused from the cache."""
-    folder = root / "cases" if root else CACHE / synth.cache_key(args.cases, args.seed, args.size)
+    """The case folder under ``root`` (``--keep``) or the cache, named by the generator's
+    code and parameters (so a stale one is never reused); generated when missing."""
+    folder = (root or CACHE) / synth.cache_key(args.cases, args.seed, args.size)
     if not (folder / "cases.json").exists():
         print(f"generating {args.cases} cases in {folder} ...", flush=True)
         started = time.perf_counter()
@@ -180,7 +181,9 @@ def run_method(
     report = out.with_suffix(".jsonl")
     fill = {"input": str(cases / "images"), "output": str(out), "report": str(report)}
     command = programs[method.program] + [part.format(**fill) for part in method.arguments]
-    out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out, ignore_errors=True)  # rembg p skips outputs that exist
+    report.unlink(missing_ok=True)
+    out.mkdir(parents=True)
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     outcome.seconds = time.perf_counter() - started

@@ -77,6 +77,11 @@ def test_a_perfect_tool_scores_next_to_nothing(tmp_path: Path) -> None:
         assert max(scores["rc_white"], scores["rc_black"], scores["rc_photo"]) < 0.5
     assert outcome.confidence == {"case-01": 0.5, "case-02": 0.6}
     assert outcome.correlation() is not None
+    # a second run into the same folder starts from an empty one
+    (tmp_path / "out" / "stale.png").write_bytes(b"")
+    again = run.run_method(method, programs, cases, tmp_path / "out", env={})
+    assert again.cases == outcome.cases
+    assert not (tmp_path / "out" / "stale.png").exists()
 
 
 def test_a_missing_tool_is_skipped_with_how_to_install(tmp_path: Path) -> None:
