@@ -14,7 +14,7 @@ from cutout.batch.errors import StorageError, StorageNotFoundError, StoragePermi
 from cutout.batch.gcs import GcsStore
 from cutout.batch.locations import GcsLocation, parse_location
 from cutout.batch.provenance import Provenance, is_current, options_digest
-from cutout.batch.store import open_store
+from cutout.batch.stores import open_store
 from tests.batch.conftest import PREFIX
 from tests.fakes.storage import FakeStorage
 from tests.fakes.storage_fixtures import BUCKET, fast_retry

@@ -12,7 +12,7 @@ from cutout.batch.errors import StorageNotFoundError, StoragePermissionError
 from cutout.batch.local import TMP_PREFIX, LocalStore
 from cutout.batch.locations import LocalLocation, parse_location
 from cutout.batch.provenance import Provenance, is_current, options_digest
-from cutout.batch.store import open_store
+from cutout.batch.stores import open_store
 from cutout.errors import OutputPathError
 
 DIGEST = options_digest({}, model="u2netp")

@@ -3,7 +3,8 @@
 ::
 
     locations.py   SRC / DST text -> LocalLocation | GcsLocation
-    store.py       the Store protocol, Item, WriteResult, open_store()
+    store.py       the Store protocol, Item, WriteResult
+    stores.py      open_store(): the store a location names
     local.py       LocalStore: a folder; atomic writes, metadata in sidecar files
     gcs.py         GcsStore: a bucket prefix through google-cloud-storage (the gcs extra)
     shard.py       which items a task owns: a stable hash of the name, mod N

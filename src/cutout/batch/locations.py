@@ -2,7 +2,7 @@
 
 :func:`parse_location` is pure (no I/O): it checks the text's shape and Cloud Storage's
 naming rules, and says what is wrong in terms of the argument (``SRC``, ``DST``). Whether
-a folder exists is the store's business (:func:`cutout.batch.store.open_store`).
+a folder exists is the store's business (:func:`cutout.batch.stores.open_store`).
 """
 
 from __future__ import annotations

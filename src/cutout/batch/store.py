@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Protocol
 
-from cutout.batch.locations import GcsLocation, LocalLocation, Location
+from cutout.batch.locations import Location
 
 __all__ = [
     "META_DIR",
@@ -29,7 +29,6 @@ __all__ = [
     "Store",
     "WriteResult",
     "check_write_conditions",
-    "open_store",
 ]
 
 META_DIR = ".cutout/"  # the store's own files, under the root of a destination
@@ -105,18 +104,3 @@ class Store(Protocol):
 def check_write_conditions(if_absent: bool, if_generation_match: int | None) -> None:
     if if_absent and if_generation_match is not None:
         raise ValueError("give if_absent or if_generation_match, not both")
-
-
-def open_store(location: Location, *, create: bool = False, gcs_client: Any = None) -> Store:
-    """The store for ``location``. ``create``: a missing local folder is made (for DST).
-
-    ``gcs_client`` is a ``google.cloud.storage.Client`` to use instead of a default one.
-    """
-    if isinstance(location, LocalLocation):
-        from cutout.batch.local import LocalStore
-
-        return LocalStore(location, create=create)
-    assert isinstance(location, GcsLocation)
-    from cutout.batch.gcs import GcsStore
-
-    return GcsStore(location, client=gcs_client)
