@@ -25,6 +25,7 @@ DEPLOY = Path(__file__).resolve().parents[2] / "src" / "cutout" / "deploy"
 
 PLANNERS = frozenset(
     {"__init__", "config", "cost", "manifest", "multiregion", "plan", "prices", "types", "units"}
+    | {"job_config", "job_plan"}
 )
 MESSAGES = frozenset({"alerts", "quotas", "service_spec", "snapshot"})
 LIVE = frozenset(
