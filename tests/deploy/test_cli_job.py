@@ -175,7 +175,7 @@ def test_apply_dry_run_then_apply_then_run_and_status_with_failed_items(
 
     assert _cli(fake_gcp, config_file, "apply") == 0
     out = capsys.readouterr().out
-    assert f"created {JOB}" in out and "  gpu: 0 -> 1" in out
+    assert f"created {JOB}" in out and "  gpu: 1\n" in out
     assert _cli(fake_gcp, config_file, "apply") == 0
     assert f"unchanged {JOB}" in capsys.readouterr().out
 

@@ -67,7 +67,7 @@ def test_apply_creates_then_leaves_alone_then_updates_with_the_etag(
     created = apply_job(gcp_clients, config, job, plan.chosen, timeout_s=10)
 
     assert (created.action, created.name, created.elsewhere) == ("created", CENTRAL, ())
-    assert "gpu: 0 -> 1" in created.changes
+    assert {"gpu: 1", "accelerator: nvidia-l4", "max_retries: 3"} <= set(created.changes)
     (post,) = fake_gcp.requests_to("POST", "/jobs")
     assert post.query["jobId"] == "catalogue"
     stored = fake_gcp.run.jobs[CENTRAL]  # it passed the fake's GPU job rules

@@ -23,7 +23,7 @@ from cutout.deploy.errors import DeployTimeoutError, ResourceNotFoundError
 from cutout.deploy.gcp import GcpClients, location_name
 from cutout.deploy.job_config import JobConfig
 from cutout.deploy.job_plan import JobCandidate
-from cutout.deploy.job_spec import build_job, job_changes, job_path, merge_job
+from cutout.deploy.job_spec import build_job, job_changes, job_path, job_summary, merge_job
 from cutout.deploy.live import list_quota_infos, list_services
 from cutout.deploy.quotas import limits_by_region, usage_in_region
 from cutout.deploy.types import Snapshot
@@ -78,7 +78,7 @@ class JobApplyReport:
     name: str  # full name
     region: str
     action: ApplyAction
-    changes: tuple[str, ...]  # "field: old -> new" (every field when created)
+    changes: tuple[str, ...]  # "field: old -> new"; "field: value" for each when created
     elsewhere: tuple[str, ...] = ()  # other regions where a job of that name exists
 
     def to_json(self) -> dict[str, Any]:
@@ -117,8 +117,6 @@ def apply_job(
     existing = found.get(region)
     others = tuple(r for r in found if r != region)
     if existing is None:
-        from google.cloud import run_v2
-
         action = f"create job {job.name} in {region}"
         operation = clients.call(
             action,
@@ -128,8 +126,8 @@ def apply_job(
             job_id=job.name,
         )
         clients.wait(action, operation, timeout_s)
-        changes = tuple(job_changes(run_v2.Job(), wanted))
-        return JobApplyReport(name, region, "created", changes, others)
+        settings = tuple(f"{key}: {value}" for key, value in job_summary(wanted).items())
+        return JobApplyReport(name, region, "created", settings, others)
     changes = tuple(job_changes(existing, wanted))
     if not changes:
         return JobApplyReport(name, region, "unchanged", (), others)
