@@ -25,13 +25,15 @@ DEPLOY = Path(__file__).resolve().parents[2] / "src" / "cutout" / "deploy"
 
 PLANNERS = frozenset(
     {"__init__", "config", "cost", "manifest", "multiregion", "plan", "prices", "types", "units"}
+    | {"job_config", "job_plan"}
 )
-MESSAGES = frozenset({"alerts", "quotas", "service_spec", "snapshot"})
+MESSAGES = frozenset({"alerts", "quotas", "service_spec", "snapshot"} | {"job_spec"})
 LIVE = frozenset(
     {
         "alerts_live", "apply", "cleanup", "errors", "gcp", "live", "multiregion_live",
         "quota_request", "rollback", "rollout", "status", "verify",
     }
+    | {"job_live", "job_status"}
 )  # fmt: skip
 # What reaches Google rather than describing data: credentials, transports, clients.
 _CLIENT_SIDE = ("google.auth", "google.api_core", "grpc")

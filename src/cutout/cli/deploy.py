@@ -26,6 +26,7 @@ from cutout.cli.deploy_common import (
     plan_table,
     read_inputs,
 )
+from cutout.cli.deploy_job import register_job
 from cutout.cli.deploy_ops import register_ops
 from cutout.errors import ConfigError, CutoutError
 
@@ -95,6 +96,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     alerts.set_defaults(func=_alerts)
 
     register_ops(commands)
+    register_job(commands)
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:

@@ -51,10 +51,14 @@ from cutout.errors import ConfigError, UnknownModelError
 __all__ = [
     "GPU_MINIMUMS",
     "REGION_NAME",
+    "SERVICE_NAME",
     "DeployConfig",
     "KindConfig",
+    "TableReader",
     "load_config",
     "parse_config",
+    "read_model",
+    "read_toml",
 ]
 
 # Per-instance minimums Cloud Run enforces for each accelerator: (milli-vCPU, bytes).
@@ -62,7 +66,7 @@ GPU_MINIMUMS: dict[str, tuple[int, int]] = {"nvidia-l4": (4000, 16 * 2**30)}
 MAX_CONCURRENCY = 1000
 
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-_SERVICE = re.compile(r"^[a-z]([a-z0-9-]{0,47}[a-z0-9])?$")
+SERVICE_NAME = re.compile(r"^[a-z]([a-z0-9-]{0,47}[a-z0-9])?$")
 REGION_NAME = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")  # us-central1, europe-west4
 
 _TOP_KEYS = {
@@ -75,6 +79,7 @@ _TOP_KEYS = {
     "price_tier",
     "gpu",
     "cpu",
+    "job",  # Cloud Run Jobs: read by cutout.deploy.job_config
 }
 _KIND_KEYS = {"max_instances", "min_instances", "cpu", "memory", "concurrency", "model", "image"}
 _GPU_KEYS = _KIND_KEYS | {"type", "zonal_redundancy", "fewest_max_instances"}
@@ -111,7 +116,7 @@ class DeployConfig:
     cpu_fallback: bool = True
 
 
-class _Reader:
+class TableReader:
     """Typed access to one TOML table; every error names the file and the dotted key."""
 
     def __init__(self, source: str, table: Mapping[str, Any], prefix: str = "") -> None:
@@ -168,14 +173,14 @@ class _Reader:
             raise self.fail(key, f"must be more than zero, got {value!r}")
         return amount
 
-    def table_at(self, key: str) -> _Reader:
+    def table_at(self, key: str) -> TableReader:
         value = self.raw(key, {})
         if not isinstance(value, dict):
             raise self.fail(key, "must be a table")
-        return _Reader(self.source, value, f"{self.prefix}{key}.")
+        return TableReader(self.source, value, f"{self.prefix}{key}.")
 
 
-def _model(reader: _Reader, default: str) -> str:
+def read_model(reader: TableReader, default: str) -> str:
     name = reader.string("model", default)
     from cutout.models.registry import get_spec
 
@@ -186,7 +191,7 @@ def _model(reader: _Reader, default: str) -> str:
     return name
 
 
-def _kind(reader: _Reader, defaults: Mapping[str, Any], image: str) -> KindConfig:
+def _kind(reader: TableReader, defaults: Mapping[str, Any], image: str) -> KindConfig:
     max_instances = reader.integer("max_instances", defaults["max_instances"], low=1)
     min_instances = reader.integer("min_instances", 0, low=0)
     if min_instances > max_instances:
@@ -201,21 +206,21 @@ def _kind(reader: _Reader, defaults: Mapping[str, Any], image: str) -> KindConfi
         concurrency=reader.integer(
             "concurrency", defaults["concurrency"], low=1, high=MAX_CONCURRENCY
         ),
-        model=_model(reader, defaults["model"]),
+        model=read_model(reader, defaults["model"]),
         image=reader.string("image", image),
     )
 
 
 def parse_config(data: Mapping[str, Any], source: str = "cutout-deploy.toml") -> DeployConfig:
     """Validate an already-parsed TOML document."""
-    top = _Reader(source, data)
+    top = TableReader(source, data)
     top.check_keys(_TOP_KEYS)
 
     project = top.string("project")
     if not _PROJECT.match(project):
         raise top.fail("project", f"{project!r} is not a Google Cloud project id")
     service = top.string("service")
-    if not _SERVICE.match(service):
+    if not SERVICE_NAME.match(service):
         raise top.fail(
             "service",
             f"{service!r} is not a Cloud Run service name (lowercase letters, digits and "
@@ -297,15 +302,19 @@ def parse_config(data: Mapping[str, Any], source: str = "cutout-deploy.toml") ->
     )
 
 
-def load_config(path: str | Path) -> DeployConfig:
-    """Read and validate a ``cutout-deploy.toml``."""
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The TOML document at ``path``; errors name the file."""
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{file}: cannot read: {exc.strerror or exc}") from exc
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
-    return parse_config(data, str(file))
+
+
+def load_config(path: str | Path) -> DeployConfig:
+    """Read and validate a ``cutout-deploy.toml``."""
+    return parse_config(read_toml(path), str(Path(path)))

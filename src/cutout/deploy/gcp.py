@@ -1,7 +1,8 @@
 """Google's clients for the live tooling, created in one place: the live boundary.
 
-:class:`GcpClients` holds a Run v2 ``ServicesClient`` and ``RevisionsClient`` and a Cloud
-Quotas ``CloudQuotasClient``. In production they use Application Default Credentials
+:class:`GcpClients` holds a Run v2 ``ServicesClient`` and ``RevisionsClient`` (and
+``JobsClient``, ``ExecutionsClient``, ``TasksClient`` for jobs) and a Cloud Quotas
+``CloudQuotasClient``. In production they use Application Default Credentials
 over REST; tests pass ``endpoint="http://127.0.0.1:PORT"`` (a local fake) and get
 anonymous credentials. :func:`alert_policy_client` is Cloud Monitoring's (gRPC only).
 :func:`call` runs one API call and translates Google's exceptions into
@@ -102,6 +103,10 @@ class GcpClients:
     quotas: Any  # cloudquotas_v1.CloudQuotasClient
     # seconds between polls of a long-running operation (api_core's default starts at 1 s)
     poll_initial_s: float = 1.0
+    # Cloud Run Jobs (cutout deploy job): run_v2 JobsClient, ExecutionsClient, TasksClient
+    jobs: Any = None
+    executions: Any = None
+    tasks: Any = None
 
     @classmethod
     def create(cls, endpoint: str | None = None) -> GcpClients:
@@ -123,6 +128,9 @@ class GcpClients:
                 revisions=run_v2.RevisionsClient(**kwargs),
                 quotas=cloudquotas_v1.CloudQuotasClient(**kwargs),
                 poll_initial_s=0.05 if endpoint is not None else 1.0,
+                jobs=run_v2.JobsClient(**kwargs),
+                executions=run_v2.ExecutionsClient(**kwargs),
+                tasks=run_v2.TasksClient(**kwargs),
             )
         except Exception as exc:  # google.auth.exceptions.DefaultCredentialsError and kin
             raise translate(exc, "create Google Cloud clients") from exc

@@ -39,7 +39,14 @@ from cutout.deploy.types import (
     Step,
 )
 
-__all__ = ["L4_REGIONS", "fit_count", "make_plan", "offers_l4"]
+__all__ = [
+    "L4_REGIONS",
+    "CandidateBuilder",
+    "fit_count",
+    "make_plan",
+    "offers_l4",
+    "request_text",
+]
 
 # Regions with Cloud Run L4 GPUs (https://cloud.google.com/run/docs/configuring/services/gpu,
 # read 2026-08). us-central1 may be invitation-only for new projects and asia-south1 is by
@@ -89,8 +96,12 @@ def _shortfalls(
     return tuple(found)
 
 
-class _Builder:
-    """Builds candidates for one config, price table, limits and usage."""
+class CandidateBuilder:
+    """Builds candidates for one config, price table, limits and usage.
+
+    The job planner (:mod:`cutout.deploy.job_plan`) uses it too, with a job's tasks as
+    the instances: admission counts parallelism x per-task resources the same way.
+    """
 
     def __init__(
         self,
@@ -98,11 +109,14 @@ class _Builder:
         limits: Mapping[str, QuotaLimits],
         usage: Mapping[str, RegionUsage],
         prices: PriceTable,
+        *,
+        what: str = "revision",
     ) -> None:
         self.config = config
         self.limits = limits
         self.usage = usage
         self.prices = prices_for_tier(prices, config.price_tier)
+        self.what = what  # what the reasons say needs the quota
 
     def region_inputs(self, region: str) -> tuple[QuotaLimits, RegionUsage]:
         limits = self.limits.get(region, QuotaLimits(region=region))
@@ -156,7 +170,7 @@ class _Builder:
         if not offered:
             reason = f"{region} does not offer Cloud Run {self.config.gpu_type} GPUs"
         elif shortfalls:
-            reason = "blocked: " + "; ".join(s.describe() for s in shortfalls)
+            reason = "blocked: " + "; ".join(s.describe(self.what) for s in shortfalls)
         elif not cost.within_budget:
             reason = (
                 f"fits quota but its daily ceiling ${cost.max_per_day_usd:.2f} is over the "
@@ -246,7 +260,7 @@ def _requests(config: DeployConfig, candidates: tuple[Candidate, ...]) -> tuple[
             if option.kind == "gpu"
             else "cpu-only"
         )
-        asks = "; ".join(_request_text(config, s) for s in option.shortfalls)
+        asks = "; ".join(request_text(config, s) for s in option.shortfalls)
         lines.append(f"{what} in {option.region} at {option.max_instances} max instances: {asks}")
     over_budget = [c for c in candidates if c.fits and not c.within_budget]
     if over_budget:
@@ -259,8 +273,9 @@ def _requests(config: DeployConfig, candidates: tuple[Candidate, ...]) -> tuple[
     return tuple(lines)
 
 
-def _request_text(config: DeployConfig, shortfall: Shortfall) -> str:
-    line = shortfall.describe()
+def request_text(config: DeployConfig, shortfall: Shortfall, what: str = "revision") -> str:
+    """One shortfall and how to ask for the quota it lacks (``what`` needs it)."""
+    line = shortfall.describe(what)
     if shortfall.quota_id in (L4_ZONAL_QUOTA, L4_NO_ZONAL_QUOTA):
         flag = " --no-zonal-redundancy" if shortfall.quota_id == L4_NO_ZONAL_QUOTA else ""
         return (
@@ -286,7 +301,7 @@ def make_plan(
     (:func:`cutout.deploy.quotas.usage_in_region` does). Regions missing from ``limits``
     have no quota; regions missing from ``usage`` have nothing running.
     """
-    builder = _Builder(config, limits, usage, prices)
+    builder = CandidateBuilder(config, limits, usage, prices)
     ladder: list[Candidate] = []
     for region in config.regions:
         ladder += builder.gpu_candidates(region)

@@ -81,6 +81,13 @@ class RegionUsage:
         value: int = getattr(self, QUOTA_FIELDS[quota_id])
         return value
 
+    def describe(self) -> str:
+        """``3 zonal + 0 non-zonal L4, 12 vCPU, 48 GiB``."""
+        return (
+            f"{self.l4_gpus_zonal} zonal + {self.l4_gpus_no_zonal} non-zonal L4, "
+            f"{self.cpu_milli / 1000:g} vCPU, {self.memory_bytes / 2**30:g} GiB"
+        )
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -116,7 +123,9 @@ class Shortfall:
     def short_by(self) -> int:
         return self.needed - self.allowed
 
-    def describe(self) -> str:
+    def describe(self, what: str = "revision") -> str:
+        """In words; ``what`` is the thing that needs the quota (a revision, a job)."""
+
         def show(value: int) -> str:
             if self.quota_id == CPU_QUOTA:
                 return f"{value / 1000:g} vCPU"
@@ -127,7 +136,7 @@ class Shortfall:
         return (
             f"{self.quota_id} in {self.region} needs {show(self.needed)} "
             f"({show(self.used)} used by other services + {show(self.requested)} for this "
-            f"revision), limit {show(self.allowed)}: short by {show(self.short_by)}"
+            f"{what}), limit {show(self.allowed)}: short by {show(self.short_by)}"
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -85,6 +85,24 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         ),
         "services-europe-west4.json": services_response(),
     },
+    # For `deploy job plan`: 4 L4s without zonal redundancy in us-central1, of which the
+    # `cutout` service holds 2 at max instances; a job replaces no service, so 2 are left
+    # for its parallel tasks.
+    "job-shared-l4": {
+        "quotaInfos.json": _quotas({"us-central1": 0}, {"us-central1": 4}, 200_000, 400 * GIB),
+        "services-us-central1.json": services_response(
+            service(
+                "cutout",
+                "us-central1",
+                max_instances=2,
+                cpu="4",
+                memory="16Gi",
+                gpu=True,
+                zonal=False,
+            ),
+        ),
+        "services-europe-west4.json": services_response(),
+    },
     # No GPU quota and only 4 vCPU per region: nothing fits.
     "nothing-fits": {
         "quotaInfos.json": _quotas({}, {}, 4_000, 40 * GIB),
