@@ -8,6 +8,7 @@ batch 1; the real ONNX backend on this machine (no GPU) covers "no GPU at all".
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -19,6 +20,8 @@ from cutout.config import load_settings
 from cutout.devices import GPU_KINDS
 from cutout.engine import Engine
 from cutout.errors import ConfigError, DeviceError, GpuUnavailableError
+from tests.cli.runner import cutout
+from tests.conftest import EXAMPLES
 
 
 def _png() -> bytes:
@@ -133,3 +136,19 @@ def test_requiring_a_gpu_on_the_cpu_device_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"CUTOUT_REQUIRE_GPU: .*GPU is required.*cpu"):
         load_settings(require_gpu=True, device="cpu")
     assert load_settings(require_gpu=True, device="cuda:1").device == "cuda:1"
+
+
+def test_the_cli_fails_with_one_line_when_no_gpu_is_there(tmp_path: Path) -> None:
+    """This machine has no GPU: ``remove`` and ``bench`` refuse before any file is read."""
+    out = tmp_path / "out.png"
+    done = cutout("remove", "--require-gpu", EXAMPLES / "animal-1.jpg", "-o", out)
+    assert done.returncode == 1
+    lines = done.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cutout: a GPU is required"), lines
+    assert not out.exists()
+
+    done = cutout(
+        "bench", "--runs", "1", EXAMPLES / "animal-1.jpg", env={"CUTOUT_REQUIRE_GPU": "1"}
+    )
+    assert done.returncode == 1
+    assert done.stderr.decode().startswith("cutout: a GPU is required")
