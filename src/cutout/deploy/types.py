@@ -190,6 +190,19 @@ class Candidate:
     def usable(self) -> bool:
         return self.fits and self.within_budget
 
+    def container_env(self) -> dict[str, str]:
+        """The ``CUTOUT_*`` settings of this candidate's container (manifest and apply).
+
+        A GPU candidate requires its GPU (``CUTOUT_REQUIRE_GPU=1``): a revision whose
+        GPU cannot be used stays unready, fails its startup probe on ``/ready``, and
+        ``apply`` moves on to the next candidate instead of serving from the CPU at GPU
+        prices. A CPU candidate keeps the plain default.
+        """
+        env = {"CUTOUT_MODEL": self.model, "CUTOUT_DEVICE": "cuda" if self.kind == "gpu" else "cpu"}
+        if self.kind == "gpu":
+            env["CUTOUT_REQUIRE_GPU"] = "1"
+        return env
+
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
