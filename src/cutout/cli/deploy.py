@@ -76,7 +76,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_format(multi)
     multi.set_defaults(func=_multi_region)
 
-    alerts = commands.add_parser("alerts", help="Cloud Monitoring alert policies for the service")
+    alerts = commands.add_parser(
+        "alerts",
+        help="Cloud Monitoring alert policies for the service and its regions' quota "
+        "(created, or updated when they exist)",
+    )
     add_config(alerts)
     alerts.add_argument(
         "--notification-channel",
@@ -90,6 +94,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=int,
         metavar="N",
         help="max instances of the serving revision (default: gpu.max_instances)",
+    )
+    alerts.add_argument(
+        "--quota-percent",
+        type=float,
+        default=80.0,
+        metavar="PCT",
+        help="quota-usage policies fire at PCT %% of a limit in a region (default 80)",
     )
     alerts.add_argument("--dry-run", action="store_true", help="print the AlertPolicy JSON only")
     alerts.set_defaults(func=_alerts)
@@ -200,20 +211,25 @@ def _alerts(args: argparse.Namespace) -> int:
     config = load_config(args)
     if args.max_instances is not None and args.max_instances < 1:
         raise ConfigError(f"--max-instances {args.max_instances}: must be >= 1")
+    if not 0 < args.quota_percent <= 100:
+        raise ConfigError(f"--quota-percent {args.quota_percent:g}: a percentage in (0, 100]")
     for channel in args.notification_channel:
         if not re.match(r"^projects/[^/]+/notificationChannels/[^/]+$", channel):
             raise ConfigError(
                 f"--notification-channel {channel!r}: use projects/P/notificationChannels/ID"
             )
     policies = alert_policies(
-        config, tuple(args.notification_channel), max_instances=args.max_instances
+        config,
+        tuple(args.notification_channel),
+        max_instances=args.max_instances,
+        quota_percent=args.quota_percent,
     )
     if args.dry_run:
         json.dump([policy_json(p) for p in policies], sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
-    from cutout.deploy.alerts_live import create_policies
+    from cutout.deploy.alerts_live import upsert_policies
 
-    for name in create_policies(config.project, policies, endpoint=args.endpoint):
-        print(f"created {name}")
+    for change in upsert_policies(config.project, policies, endpoint=args.endpoint):
+        print(change.line())
     return 0

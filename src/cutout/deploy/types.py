@@ -21,6 +21,7 @@ __all__ = [
     "MEMORY_QUOTA",
     "QUOTA_FIELDS",
     "QUOTA_IDS",
+    "QUOTA_METRICS",
     "Candidate",
     "Kind",
     "Plan",
@@ -43,6 +44,15 @@ QUOTA_FIELDS: dict[str, str] = {
     L4_NO_ZONAL_QUOTA: "l4_gpus_no_zonal",
     CPU_QUOTA: "cpu_milli",
     MEMORY_QUOTA: "memory_bytes",
+}
+
+# The quota metric each quota counts (QuotaInfo.metric; the ``quota_metric`` label of the
+# serviceruntime quota metrics the quota-usage alerts read). [3P: seen in QuotaInfo
+# responses and the console's quota pages; memory's is not listed: no alert reads it.]
+QUOTA_METRICS: dict[str, str] = {
+    L4_ZONAL_QUOTA: "run.googleapis.com/nvidia_l4_gpu_allocation",
+    L4_NO_ZONAL_QUOTA: "run.googleapis.com/nvidia_l4_gpu_allocation_no_zonal_redundancy",
+    CPU_QUOTA: "run.googleapis.com/cpu_allocation",
 }
 
 Kind = Literal["gpu", "cpu"]
