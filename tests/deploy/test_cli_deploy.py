@@ -225,8 +225,9 @@ def test_alerts_dry_run(capsys: pytest.CaptureFixture[str]) -> None:
     ]  # fmt: skip
     assert main(["deploy", "alerts", "--config", CONFIG, "--dry-run",
                  "--notification-channel", "email-me"]) == 1  # fmt: skip
-    assert main(["deploy", "alerts", "--config", CONFIG, "--dry-run",
-                 "--quota-percent", "120"]) == 1  # fmt: skip
+    with pytest.raises(SystemExit) as usage:
+        main(["deploy", "alerts", "--config", CONFIG, "--dry-run", "--quota-percent", "120"])
+    assert usage.value.code == 2
 
 
 def test_alerts_against_the_monitoring_fake_twice(capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,6 +23,7 @@ from cutout.cli.deploy_common import (
     emit,
     load_config,
     nothing_fits,
+    percentage,
     plan_table,
     read_inputs,
 )
@@ -97,7 +98,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     alerts.add_argument(
         "--quota-percent",
-        type=float,
+        type=percentage,
         default=80.0,
         metavar="PCT",
         help="quota-usage policies fire at PCT %% of a limit in a region (default 80)",
@@ -211,8 +212,6 @@ def _alerts(args: argparse.Namespace) -> int:
     config = load_config(args)
     if args.max_instances is not None and args.max_instances < 1:
         raise ConfigError(f"--max-instances {args.max_instances}: must be >= 1")
-    if not 0 < args.quota_percent <= 100:
-        raise ConfigError(f"--quota-percent {args.quota_percent:g}: a percentage in (0, 100]")
     for channel in args.notification_channel:
         if not re.match(r"^projects/[^/]+/notificationChannels/[^/]+$", channel):
             raise ConfigError(

@@ -26,6 +26,7 @@ __all__ = [
     "Kind",
     "Plan",
     "QuotaLimits",
+    "QuotaUse",
     "RegionUsage",
     "Shortfall",
     "Snapshot",
@@ -90,6 +91,45 @@ class RegionUsage:
     def used(self, quota_id: str) -> int:
         value: int = getattr(self, QUOTA_FIELDS[quota_id])
         return value
+
+
+@dataclass(frozen=True)
+class QuotaUse:
+    """One quota in one region: what is allocated (max instances x per-instance amounts,
+    as admission counts it) against the limit. Units: GPUs, milli-vCPU or bytes."""
+
+    quota_id: str
+    region: str
+    used: int
+    limit: int | None  # None: unlimited
+
+    @property
+    def headroom(self) -> int | None:
+        """What is left (negative when over); None when unlimited."""
+        return None if self.limit is None else self.limit - self.used
+
+    @property
+    def percent(self) -> float | None:
+        """Used as a share of the limit; None when unlimited or not offered and unused."""
+        if self.limit is None or (self.limit == 0 and self.used == 0):
+            return None
+        return float("inf") if self.limit == 0 else 100 * self.used / self.limit
+
+    def at_or_above(self, percent: float) -> bool:
+        """Used >= ``percent`` % of the limit (exact: no rounding at the boundary)."""
+        if self.limit is None or (self.limit == 0 and self.used == 0):
+            return False
+        return 100 * self.used >= percent * self.limit
+
+    def to_json(self) -> dict[str, Any]:
+        share = self.percent
+        return {
+            "quota_id": self.quota_id,
+            "region": self.region,
+            "used": self.used,
+            "limit": self.limit,
+            "percent": None if share is None or share == float("inf") else round(share, 2),
+        }
 
 
 @dataclass(frozen=True)
