@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from google.cloud import run_v2
@@ -13,6 +12,7 @@ from cutout.deploy.gcp import GcpClients
 from cutout.deploy.plan import quota_uses
 from cutout.deploy.status import read_status, status_lines
 from cutout.deploy.types import QUOTA_IDS, QuotaLimits, QuotaUse, RegionUsage
+from tests.conftest import REPO
 from tests.fakes.fixtures import (
     CPU_QUOTA,
     GIB,
@@ -104,22 +104,8 @@ def test_quota_uses_are_the_planners_limits_and_usage() -> None:
     assert uses[MEM_QUOTA].used == GIB and uses[MEM_QUOTA].limit == 0
 
 
-CHECK_CONFIG = f"""
-project = "{PROJECT}"
-service = "cutout"
-regions = ["us-central1", "europe-west4"]
-image = "us-central1-docker.pkg.dev/{PROJECT}/cutout/cutout:0.1.0"
-
-[gpu]
-max_instances = 3
-model = "inspyrenet-base"
-
-[cpu]
-max_instances = 4
-cpu = "8"
-memory = "16Gi"
-model = "inspyrenet-fast"
-"""
+# the documented example config: project petshop-prod, us-central1 then europe-west4
+CONFIG = str(REPO / "docs" / "cutout-deploy.toml")
 
 
 @pytest.mark.parametrize(
@@ -129,7 +115,6 @@ model = "inspyrenet-fast"
 def test_check_quota_exits_3_at_or_above_the_percentage(
     fake_gcp: FakeGcp,
     gcp_clients: GcpClients,
-    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     cpu_limit: int,
     percent: str,
@@ -140,9 +125,7 @@ def test_check_quota_exits_3_at_or_above_the_percentage(
     fake_gcp.quotas.set_limit(CPU_QUOTA, "us-central1", cpu_limit)
     fake_gcp.quotas.set_limit(GPU_NO_ZR, "us-central1", 3)
     push_revisions(gcp_clients, 1)
-    config = tmp_path / "cutout-deploy.toml"
-    config.write_text(CHECK_CONFIG, encoding="utf-8")
-    argv = ["deploy", "status", "--config", str(config), "--endpoint", fake_gcp.endpoint]
+    argv = ["deploy", "status", "--config", CONFIG, "--endpoint", fake_gcp.endpoint]
 
     assert main([*argv, "--check-quota", "80"]) == code
     out, err = capsys.readouterr()
@@ -171,14 +154,12 @@ def test_check_quota_exits_3_at_or_above_the_percentage(
 
 
 def test_the_gpu_quota_counts_too(
-    fake_gcp: FakeGcp, gcp_clients: GcpClients, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    fake_gcp: FakeGcp, gcp_clients: GcpClients, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Another service holding 3 of 3 non-zonal L4s in europe-west4: 100 %."""
     fake_gcp.quotas.set_limit(GPU_NO_ZR, "europe-west4", 3)
     push_gpu_service(gcp_clients, "europe-west4", "other", max_instances=3)
-    config = tmp_path / "cutout-deploy.toml"
-    config.write_text(CHECK_CONFIG, encoding="utf-8")
-    argv = ["deploy", "status", "--config", str(config), "--endpoint", fake_gcp.endpoint]
+    argv = ["deploy", "status", "--config", CONFIG, "--endpoint", fake_gcp.endpoint]
     assert main([*argv, "--check-quota", "95"]) == 3
     out, err = capsys.readouterr()
     assert f"{GPU_NO_ZR} in europe-west4" in err
@@ -187,10 +168,8 @@ def test_the_gpu_quota_counts_too(
 
 
 @pytest.mark.parametrize("bad", ["0", "120", "abc", "-5"])
-def test_check_quota_usage_errors_exit_2(
-    bad: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_check_quota_usage_errors_exit_2(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as usage:
-        main(["deploy", "status", "--config", str(tmp_path / "x.toml"), "--check-quota", bad])
+        main(["deploy", "status", "--config", CONFIG, "--check-quota", bad])
     assert usage.value.code == 2
     assert "--check-quota" in capsys.readouterr().err
