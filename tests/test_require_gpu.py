@@ -152,3 +152,19 @@ def test_the_cli_fails_with_one_line_when_no_gpu_is_there(tmp_path: Path) -> Non
     )
     assert done.returncode == 1
     assert done.stderr.decode().startswith("cutout: a GPU is required")
+
+
+class _NoCuda(FakeBackend):
+    def load(self) -> None:
+        raise DeviceError("device 'cuda' requested but torch sees no CUDA device")
+
+
+def test_a_named_gpu_that_is_not_there_is_gpu_unavailable_too() -> None:
+    """CUTOUT_DEVICE=cuda (as on Cloud Run) and no CUDA device: the backend's own error,
+    reported as the required GPU that cannot be used."""
+    backend = _NoCuda()
+    with pytest.raises(GpuUnavailableError, match="cannot use one: device 'cuda' requested"):
+        Engine(backend.spec, backend=backend, device="cuda", require_gpu=True).load()
+    with pytest.raises(DeviceError) as plain:  # without the setting: the error as it was
+        Engine(backend.spec, backend=backend, device="cuda").load()
+    assert type(plain.value) is DeviceError

@@ -34,7 +34,7 @@ from cutout.backends import Backend, create_backend
 from cutout.backends.base import DeviceInfo
 from cutout.cpus import usable_cpus
 from cutout.devices import GPU_KINDS, DeviceProbe, resolve_device
-from cutout.errors import GpuUnavailableError
+from cutout.errors import DeviceError, GpuUnavailableError
 from cutout.imaging.compose import Box, compose
 from cutout.imaging.decode import DEFAULT_MAX_PIXELS, DecodedImage, decode
 from cutout.imaging.encode import MEDIA_TYPES, encode
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["STAGES", "Engine", "EngineStats", "Prepared", "RemoveResult", "model_for_settings"]
 
 STAGES = ("decode", "preprocess", "infer", "postprocess", "compose", "encode")
+_GPU_REQUIRED = "a GPU is required (--require-gpu / CUTOUT_REQUIRE_GPU)"
 
 
 @dataclass(eq=False)
@@ -208,7 +209,15 @@ class Engine:
                     verify=resolved.source != "user",
                     home=home,
                 )
-            self._backend.load()
+            try:
+                self._backend.load()
+            except DeviceError as exc:
+                # e.g. device 'cuda' named and no CUDA device seen: the same failure
+                if self.require_gpu and not isinstance(exc, GpuUnavailableError):
+                    raise GpuUnavailableError(
+                        f"{_GPU_REQUIRED} but {self.spec.name} cannot use one: {exc.message}"
+                    ) from exc
+                raise
             self.stats.load_seconds = time.perf_counter() - start
             self._check_gpu(self._backend)
             self._loaded = True
@@ -222,10 +231,8 @@ class Engine:
             why = "; ".join(device.fallbacks)
         else:
             why = f"device {self.device_policy!r} found no GPU it can use"
-        return (
-            f"a GPU is required (--require-gpu / CUTOUT_REQUIRE_GPU) but {self.spec.name} "
-            f"runs on the {device.kind.upper()} ({device.name}): {why}"
-        )
+        where = f"the {device.kind.upper()} ({device.name})"
+        return f"{_GPU_REQUIRED} but {self.spec.name} runs on {where}: {why}"
 
     def _check_gpu(self, backend: Backend) -> None:
         if self.require_gpu:
