@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cutout.devices import check_device
@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     weights: Path | None = None
     # auto | cpu | cuda | cuda:N | mps (cutout.devices.DEVICE_NAMES)
     device: str = "auto"
+    # --require-gpu / CUTOUT_REQUIRE_GPU=1: serve from a GPU or not at all (a GPU instance
+    # is billed as one; on the CPU it serves 10-20x slower): see Engine.require_gpu
+    require_gpu: bool = False
     threads: int | None = Field(default=None, ge=1)
     resize: Literal["static", "dynamic"] | None = None
     # the cache: weights (home/weights) and exported ONNX graphs (home/onnx)
@@ -94,6 +97,13 @@ class Settings(BaseSettings):
             return check_device(value)
         except DeviceError as exc:
             raise ValueError(exc.message) from exc
+
+    @field_validator("require_gpu")
+    @classmethod
+    def _gpu_device(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("device") == "cpu":
+            raise ValueError("a GPU is required but the device is cpu (--device, CUTOUT_DEVICE)")
+        return value
 
     @property
     def max_pixels(self) -> int:

@@ -27,6 +27,7 @@ from cutout.errors import DeviceError
 
 __all__ = [
     "DEVICE_NAMES",
+    "GPU_KINDS",
     "ONNXRUNTIME_DISTRIBUTIONS",
     "DeviceProbe",
     "available_providers",
@@ -41,6 +42,8 @@ __all__ = [
 ]
 
 DEVICE_NAMES = ("auto", "cpu", "cuda", "cuda:N", "mps")
+# the device kinds that are a GPU (what ``--require-gpu`` accepts): NVIDIA CUDA, Apple MPS
+GPU_KINDS = frozenset({"cuda", "mps"})
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(?::[0-9]+)?")
 
 # the distributions that install the `onnxruntime` package (at most one may be installed)

@@ -9,6 +9,12 @@ requests):
 3. :meth:`Engine.finish` - postprocess, compose and encode (pure, any thread).
 
 :meth:`Engine.remove` runs the three in a row. Every result carries per-stage times.
+
+With ``require_gpu`` the engine serves from a GPU or not at all: a model that loads on
+the CPU (no GPU, a GPU that failed to initialise, a backend without a GPU build) or that
+falls back to it later (out of memory at batch 1) raises :class:`GpuUnavailableError`
+from :meth:`Engine.load`, :meth:`Engine.warmup` and every :meth:`Engine.infer`, with the
+reason, instead of running 10-20x slower on a machine billed for a GPU.
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ from cutout.arrays import FloatArray
 from cutout.backends import Backend, create_backend
 from cutout.backends.base import DeviceInfo
 from cutout.cpus import usable_cpus
-from cutout.devices import DeviceProbe, resolve_device
+from cutout.devices import GPU_KINDS, DeviceProbe, resolve_device
+from cutout.errors import DeviceError, GpuUnavailableError
 from cutout.imaging.compose import Box, compose
 from cutout.imaging.decode import DEFAULT_MAX_PIXELS, DecodedImage, decode
 from cutout.imaging.encode import MEDIA_TYPES, encode
@@ -44,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["STAGES", "Engine", "EngineStats", "Prepared", "RemoveResult", "model_for_settings"]
 
 STAGES = ("decode", "preprocess", "infer", "postprocess", "compose", "encode")
+_GPU_REQUIRED = "a GPU is required (--require-gpu / CUTOUT_REQUIRE_GPU)"
 
 
 @dataclass(eq=False)
@@ -129,6 +137,7 @@ class Engine:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         backend: Backend | None = None,
         home: Path | None = None,
+        require_gpu: bool = False,
     ) -> None:
         spec = get_spec(model) if isinstance(model, str) else model
         if resize is not None:
@@ -140,6 +149,8 @@ class Engine:
         self.max_pixels = max_pixels
         # the weights cache and exported graphs; None: Settings' (CUTOUT_HOME), read at load
         self.home = home
+        # serve from a GPU or not at all (see the module docstring)
+        self.require_gpu = require_gpu
         self.stats = EngineStats()
         self._backend = backend
         self._load_lock = threading.Lock()
@@ -158,6 +169,7 @@ class Engine:
             resize=settings.resize,
             max_pixels=settings.max_pixels,
             home=settings.home,
+            require_gpu=settings.require_gpu,
         )
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -176,7 +188,10 @@ class Engine:
         return self.backend.device
 
     def load(self) -> None:
-        """Resolve the weights (no download) and load the backend. Idempotent."""
+        """Resolve the weights (no download) and load the backend. Idempotent.
+
+        With ``require_gpu``, a backend that loaded on the CPU raises
+        :class:`GpuUnavailableError` (every time: such an engine is never loaded)."""
         if self._loaded:
             return
         with self._load_lock:
@@ -194,9 +209,36 @@ class Engine:
                     verify=resolved.source != "user",
                     home=home,
                 )
-            self._backend.load()
+            try:
+                self._backend.load()
+            except DeviceError as exc:
+                # e.g. device 'cuda' named and no CUDA device seen: the same failure
+                if self.require_gpu and not isinstance(exc, GpuUnavailableError):
+                    raise GpuUnavailableError(
+                        f"{_GPU_REQUIRED} but {self.spec.name} cannot use one: {exc.message}"
+                    ) from exc
+                raise
             self.stats.load_seconds = time.perf_counter() - start
+            self._check_gpu(self._backend)
             self._loaded = True
+
+    def gpu_problem(self, backend: Backend | None = None) -> str | None:
+        """Why the model does not run on a GPU, in words; None when it does."""
+        device = (backend or self.backend).device
+        if device.kind in GPU_KINDS:
+            return None
+        if device.fallbacks:
+            why = "; ".join(device.fallbacks)
+        else:
+            why = f"device {self.device_policy!r} found no GPU it can use"
+        where = f"the {device.kind.upper()} ({device.name})"
+        return f"{_GPU_REQUIRED} but {self.spec.name} runs on {where}: {why}"
+
+    def _check_gpu(self, backend: Backend) -> None:
+        if self.require_gpu:
+            problem = self.gpu_problem(backend)
+            if problem is not None:
+                raise GpuUnavailableError(problem)
 
     def warmup(self) -> float:
         """Run one forward on a blank image; returns the seconds it took."""
@@ -204,6 +246,7 @@ class Engine:
         start = time.perf_counter()
         blank = np.full((self.spec.input_size, self.spec.input_size, 3), 127, np.uint8)
         self.backend.predict(preprocess(blank, self.spec)[None])
+        self._check_gpu(self.backend)  # the warm-up forward may have fallen back
         self.stats.warmup_seconds = time.perf_counter() - start
         return self.stats.warmup_seconds
 
@@ -232,8 +275,12 @@ class Engine:
         return Prepared(image=image, tensor=tensor, timings=timings)
 
     def infer(self, items: Sequence[Prepared]) -> list[FloatArray]:
-        """Stage 2: forward passes, batched by input shape up to the spec's max batch."""
+        """Stage 2: forward passes, batched by input shape up to the spec's max batch.
+
+        With ``require_gpu``, nothing runs once the model is on the CPU, and a batch whose
+        forward fell back to the CPU raises :class:`GpuUnavailableError`."""
         backend = self.backend
+        self._check_gpu(backend)
         results: list[FloatArray | None] = [None] * len(items)
         groups: dict[tuple[int, ...], list[int]] = {}
         for index, item in enumerate(items):
@@ -245,6 +292,7 @@ class Engine:
                 batch = np.stack([items[i].tensor for i in chunk])
                 saliency = backend.predict(batch)
                 elapsed = time.perf_counter() - began
+                self._check_gpu(backend)
                 for offset, index in enumerate(chunk):
                     results[index] = saliency[offset]
                     # each image is charged its share of the batch's forward time

@@ -24,6 +24,7 @@ at the boundary where they happen, with ``raise ... from exc``.
     │   ├── CheckpointError           a checkpoint's keys or shapes do not match
     │   └── BackendUnavailableError   the backend's package is not installed
     ├── DeviceError                   a device failed (GPU init, out of memory)
+    │   └── GpuUnavailableError       --require-gpu, and the model does not run on a GPU
     ├── ConfigError                   a settings or deploy config value is wrong
     ├── DeployError                   Cloud Run tooling (see cutout.deploy)
     └── StorageError                  a batch source or destination failed (see cutout.batch)
@@ -45,6 +46,7 @@ __all__ = [
     "DeviceError",
     "DownloadError",
     "FileTooLargeError",
+    "GpuUnavailableError",
     "ImageTooLargeError",
     "InputError",
     "InvalidOptionError",
@@ -166,6 +168,13 @@ class DeviceError(CutoutError):
     """A device failed to initialise or ran out of memory."""
 
     code = "device_error"
+
+
+class GpuUnavailableError(DeviceError):
+    """A GPU is required (``--require-gpu``) but the model runs on the CPU: no GPU, a GPU
+    that failed to initialise, a backend without a GPU build, or a fallback at run time."""
+
+    code = "gpu_unavailable"
 
 
 class ConfigError(CutoutError):

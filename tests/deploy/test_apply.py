@@ -108,6 +108,7 @@ def test_zonal_quota_zero_deploys_gpu_without_zonal_redundancy(
     assert revision.containers[0].resources.cpu_idle is False
     assert revision.scaling.max_instance_count == 3
     assert env_of(revision)["CUTOUT_DEVICE"] == "cuda"
+    assert env_of(revision)["CUTOUT_REQUIRE_GPU"] == "1"
     assert [(t.revision, t.percent) for t in report.traffic] == [
         (report.attempts[-1].revision, 100)
     ]
@@ -280,10 +281,65 @@ def test_a_revision_that_fails_to_start_stops_the_apply(
 
     second = apply_live(gcp_clients, deploy_config, smoke_image, to_standin)
 
-    # not a quota problem: the same image would fail on every candidate
+    # neither quota nor the startup probe: a container that does not start and listen
+    # fails the same way on every candidate
     assert [a.outcome for a in second.attempts] == ["not-ready"]
     assert "failed to start" in second.attempts[0].detail
     assert [(t.revision, t.percent) for t in second.traffic if t.percent] == [(old, 100)]
+
+
+PROBE_FAILED = "The user-provided container failed the configured startup probe checks."
+
+
+def test_a_gpu_revision_that_fails_its_startup_probe_moves_to_the_next_candidate(
+    fake_gcp: FakeGcp,
+    gcp_clients: GcpClients,
+    deploy_config: DeployConfig,
+    smoke_image: bytes,
+    to_standin: Callable[[str], str],
+) -> None:
+    """An L4 whose GPU the container cannot use: with CUTOUT_REQUIRE_GPU=1 its /ready stays
+    503, Cloud Run fails the revision on its startup probe, and apply goes on (here to the
+    same GPU without zonal redundancy, then to the CPU revision)."""
+    fake_gcp.quotas.set_limit(GPU_ZR, "us-central1", 3)
+    fake_gcp.quotas.set_limit(GPU_NO_ZR, "us-central1", 3)
+    fake_gcp.run.fail_next_revision(PROBE_FAILED)
+    fake_gcp.run.fail_next_revision(PROBE_FAILED)
+
+    report = apply_live(gcp_clients, deploy_config, smoke_image, to_standin)
+
+    assert [a.outcome for a in report.attempts] == [
+        "gpu-probe-failed",
+        "gpu-probe-failed",
+        "served",
+    ], report.lines()
+    first, second, served = report.attempts
+    assert (first.candidate.kind, first.candidate.gpu_zonal_redundancy) == ("gpu", True)
+    assert (second.candidate.kind, second.candidate.gpu_zonal_redundancy) == ("gpu", False)
+    assert served.candidate.kind == "cpu"
+    assert PROBE_FAILED in first.detail and "next candidate" in first.detail
+    for attempt in (first, second):
+        failed = fake_gcp.run.revisions[f"{SERVICE}/revisions/{attempt.revision}"]
+        assert env_of(failed)["CUTOUT_REQUIRE_GPU"] == "1"
+    revision = fake_gcp.run.revisions[f"{SERVICE}/revisions/{served.revision}"]
+    assert "CUTOUT_REQUIRE_GPU" not in env_of(revision)
+    assert [(t.revision, t.percent) for t in report.traffic if t.percent] == [
+        (served.revision, 100)
+    ]
+
+
+def test_a_cpu_revision_that_fails_its_startup_probe_stops_the_apply(
+    fake_gcp: FakeGcp,
+    gcp_clients: GcpClients,
+    deploy_config: DeployConfig,
+    smoke_image: bytes,
+    to_standin: Callable[[str], str],
+) -> None:
+    # no GPU quota: the CPU revisions are all there is, and they share one image
+    fake_gcp.run.fail_next_revision(PROBE_FAILED)
+    report = apply_live(gcp_clients, deploy_config, smoke_image, to_standin)
+    assert [a.outcome for a in report.attempts] == ["not-ready"]
+    assert report.attempts[0].candidate.kind == "cpu"
 
 
 def test_failed_recheck_after_promotion_restores_the_old_traffic(

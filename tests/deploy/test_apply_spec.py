@@ -50,6 +50,21 @@ def test_cpu_candidate_has_no_gpu_settings() -> None:
     assert not template.annotations  # v2 rejects run.googleapis.com/* and autoscaling.*
     assert template.scaling.max_instance_count == chosen.max_instances
     assert template.containers[0].startup_probe.http_get.path == "/ready"
+    assert template.containers[0].liveness_probe.http_get.path == "/health"
+    env = {e.name: e.value for e in template.containers[0].env}
+    assert env == {"CUTOUT_MODEL": "inspyrenet-fast", "CUTOUT_DEVICE": "cpu"}
+
+
+def test_gpu_candidate_requires_its_gpu() -> None:
+    config, chosen = candidates(3, 3)
+    assert chosen.kind == "gpu"
+    container = build_service(config, chosen, "cutout-gpu-x-1", None).template.containers[0]
+    env = {e.name: e.value for e in container.env}
+    assert env["CUTOUT_REQUIRE_GPU"] == "1" and env["CUTOUT_DEVICE"] == "cuda"
+    assert container.startup_probe.http_get.path == "/ready"
+    probe = container.liveness_probe
+    assert probe.http_get.path == "/health"
+    assert probe.period_seconds * probe.failure_threshold == 90
 
 
 def test_existing_latest_traffic_is_pinned_and_candidate_gets_zero() -> None:

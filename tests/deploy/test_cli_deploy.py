@@ -17,6 +17,7 @@ from cutout.deploy.gcp import Gcloud, GcpClients
 from tests.conftest import REPO
 from tests.fakes.gcloud import FakeGcloud
 from tests.fakes.gcp import FakeGcp
+from tests.fakes.monitoring import FakeMonitoring
 
 CONFIG = str(REPO / "docs" / "cutout-deploy.toml")
 EAST_FIRST = str(Path(__file__).resolve().parent / "configs" / "east-first.toml")
@@ -219,10 +220,32 @@ def test_alerts_dry_run(capsys: pytest.CaptureFixture[str]) -> None:
     policies = json.loads(out)
     assert [p["displayName"] for p in policies] == [
         "cutout: 5xx ratio", "cutout: p95 latency", "cutout: instances at max",
-        "cutout: revision not ready",
+        "cutout: revision not ready", "cutout: quota usage us-central1",
+        "cutout: quota usage europe-west4",
     ]  # fmt: skip
     assert main(["deploy", "alerts", "--config", CONFIG, "--dry-run",
                  "--notification-channel", "email-me"]) == 1  # fmt: skip
+    with pytest.raises(SystemExit) as usage:
+        main(["deploy", "alerts", "--config", CONFIG, "--dry-run", "--quota-percent", "120"])
+    assert usage.value.code == 2
+
+
+def test_alerts_against_the_monitoring_fake_twice(capsys: pytest.CaptureFixture[str]) -> None:
+    """Created the first time, updated in place the second (no duplicates)."""
+    with FakeMonitoring("petshop-prod") as fake:
+        argv = ["deploy", "alerts", "--config", CONFIG, "--endpoint", fake.endpoint]
+        assert main([*argv, "--quota-percent", "90"]) == 0
+        first = capsys.readouterr().out.splitlines()
+        assert len(first) == 6 and all(line.startswith("created ") for line in first)
+        assert main(argv) == 0
+        second = capsys.readouterr().out.splitlines()
+        assert [line.replace("updated", "created", 1) for line in second] == first
+        assert len(fake.policies) == 6
+        quota = [
+            p for p in fake.policies.values() if p.user_labels["policy"] == "quota-us-central1"
+        ]
+        query = quota[0].conditions[0].condition_prometheus_query_language.query
+        assert query.endswith(">= 0.8")  # the second run's default replaced the 90
 
 
 def test_plan_live_against_the_fake_apis(

@@ -53,6 +53,8 @@ def test_gpu_with_zonal_redundancy() -> None:
     assert spec["containerConcurrency"] == 4
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["CUTOUT_MODEL"] == "inspyrenet-base" and env["CUTOUT_DEVICE"] == "cuda"
+    # a GPU it cannot use keeps /ready at 503: the startup probe fails, never a CPU revision
+    assert env["CUTOUT_REQUIRE_GPU"] == "1"
     assert container["startupProbe"]["httpGet"] == {"path": "/ready", "port": 8080}
     # startup window within Cloud Run's 240 s
     startup = container["startupProbe"]
@@ -82,6 +84,7 @@ def test_cpu_candidate_has_no_gpu_anything() -> None:
     assert container["resources"]["limits"] == {"cpu": "8", "memory": "16Gi"}
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["CUTOUT_MODEL"] == "inspyrenet-fast" and env["CUTOUT_DEVICE"] == "cpu"
+    assert "CUTOUT_REQUIRE_GPU" not in env  # the plain default
     assert spec["containerConcurrency"] == 1
 
 

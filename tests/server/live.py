@@ -7,7 +7,8 @@
 
 The process is ``python -m cutout.cli.main serve --host 127.0.0.1 --port N`` plus
 ``args``, with ``env`` layered over the current environment (``CUTOUT_*`` settings).
-The helper waits for ``/ready`` (or only ``/health`` with ``wait="health"``), yields a
+The helper waits for ``/ready`` (or only ``/health`` with ``wait="health"``, or any answer
+at all from ``/health`` with ``wait="listening"``), yields a
 :class:`LiveServer`, and on exit sends SIGTERM and waits for the process to end. The
 server's stderr (JSON log lines) is kept in a file; ``server.log()`` reads it, and a
 start-up failure raises with the log attached.
@@ -78,7 +79,7 @@ class LiveServer:
         return self.process.poll() is None
 
 
-def _wait(server: LiveServer, path: str, timeout: float) -> None:
+def _wait(server: LiveServer, path: str, timeout: float, *, any_status: bool = False) -> None:
     deadline = time.monotonic() + timeout
     last = "no answer"
     while time.monotonic() < deadline:
@@ -88,7 +89,7 @@ def _wait(server: LiveServer, path: str, timeout: float) -> None:
             )
         try:
             response = httpx.get(server.url + path, timeout=2.0)
-            if response.status_code == 200:
+            if response.status_code == 200 or any_status:
                 return
             last = f"{response.status_code} {response.text[:200]}"
         except httpx.TransportError as exc:
@@ -102,7 +103,7 @@ def live_server(
     args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     *,
-    wait: Literal["ready", "health"] = "ready",
+    wait: Literal["ready", "health", "listening"] = "ready",
     timeout: float = 60.0,
     port_from_env: bool = False,
     fake_delay_s: float | None = None,
@@ -140,7 +141,10 @@ def live_server(
         )
         server = LiveServer(f"http://127.0.0.1:{port}", port, process, log_path)
         try:
-            _wait(server, "/" + wait, timeout)
+            if wait == "listening":
+                _wait(server, "/health", timeout, any_status=True)
+            else:
+                _wait(server, "/" + wait, timeout)
             yield server
         finally:
             if server.alive:

@@ -9,7 +9,7 @@ from cutout.devices import DEVICE_NAMES, check_device
 from cutout.errors import DeviceError
 from cutout.models.inspyrenet.policy import QUALITIES
 
-__all__ = ["add_device_flag", "add_quality_flag", "device_name"]
+__all__ = ["add_device_flag", "add_quality_flag", "add_require_gpu_flag", "device_name"]
 
 # a parser or one of its argument groups
 _Adds = argparse._ActionsContainer
@@ -29,6 +29,17 @@ def add_device_flag(parser: _Adds) -> None:
         type=device_name,
         metavar="{" + ",".join(DEVICE_NAMES) + "}",
         help="default auto: CUDA, then Apple MPS, then the CPU (or CUTOUT_DEVICE)",
+    )
+
+
+def add_require_gpu_flag(parser: _Adds) -> None:
+    """``--require-gpu``: None unless given, so ``CUTOUT_REQUIRE_GPU`` still applies."""
+    parser.add_argument(
+        "--require-gpu",
+        action="store_true",
+        default=None,
+        help="fail unless the model runs on a GPU, never fall back to the CPU "
+        "(or CUTOUT_REQUIRE_GPU=1)",
     )
 
 

@@ -9,7 +9,8 @@ The model thread is the caller's thread and the only one that touches the backen
 batches whatever prepared images are waiting, up to the model's batch size. A semaphore
 bounds the images in flight (decoded, waiting or being encoded), so memory stays bounded
 however many files there are. Results are written in completion order, and every job is
-reported exactly once, as written or failed with a one-line reason.
+reported exactly once, as written or failed with a one-line reason; the exception is a
+required GPU that is lost (:class:`GpuUnavailableError`), which stops the run at once.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from cutout.arrays import FloatArray
 from cutout.cli._paths import Job
 from cutout.cpus import usable_cpus
 from cutout.engine import Engine, Prepared
-from cutout.errors import CutoutError
+from cutout.errors import CutoutError, GpuUnavailableError
 from cutout.options import RemoveOptions
 
 __all__ = ["Reporter", "run_jobs", "write_atomically"]
@@ -170,6 +171,8 @@ def _infer_loop(
             continue
         try:
             saliencies = engine.infer([prepared for _, prepared in good])
+        except GpuUnavailableError:
+            raise  # a required GPU is gone: no later file can run either, so stop here
         except Exception as exc:
             reason = describe(exc, debug=debug)
             for job, _ in good:

@@ -15,7 +15,7 @@ __all__ = ["example_photos", "register", "run"]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from cutout.cli._choices import add_device_flag, add_quality_flag
+    from cutout.cli._choices import add_device_flag, add_quality_flag, add_require_gpu_flag
     from cutout.models.registry import model_names
     from cutout.options import OUTPUT_FORMATS
 
@@ -29,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--weights", type=Path, metavar="PATH")
     add_quality_flag(parser)
     add_device_flag(parser)
+    add_require_gpu_flag(parser)
     parser.add_argument("--runs", type=int, default=5, help="timed runs per file (default 5)")
     parser.add_argument("--format", choices=OUTPUT_FORMATS, default="png")
     parser.set_defaults(func=run)
@@ -56,7 +57,11 @@ def run(args: argparse.Namespace) -> int:
         print("cutout: error: no examples/*.jpg here; pass image files", file=sys.stderr)
         return 2
     settings = load_settings(
-        model=args.model, quality=args.quality, weights=args.weights, device=args.device
+        model=args.model,
+        quality=args.quality,
+        weights=args.weights,
+        device=args.device,
+        require_gpu=args.require_gpu,
     )
     options = RemoveOptions(format=args.format)
     rows = [["image", "size", *STAGES, "total"]]

@@ -23,6 +23,7 @@ from cutout.cli.deploy_common import (
     emit,
     load_config,
     nothing_fits,
+    percentage,
     plan_table,
     read_inputs,
 )
@@ -77,7 +78,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_format(multi)
     multi.set_defaults(func=_multi_region)
 
-    alerts = commands.add_parser("alerts", help="Cloud Monitoring alert policies for the service")
+    alerts = commands.add_parser(
+        "alerts",
+        help="Cloud Monitoring alert policies for the service and its regions' quota "
+        "(created, or updated when they exist)",
+    )
     add_config(alerts)
     alerts.add_argument(
         "--notification-channel",
@@ -91,6 +96,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=int,
         metavar="N",
         help="max instances of the serving revision (default: gpu.max_instances)",
+    )
+    alerts.add_argument(
+        "--quota-percent",
+        type=percentage,
+        default=80.0,
+        metavar="PCT",
+        help="quota-usage policies fire at PCT %% of a limit in a region (default 80)",
     )
     alerts.add_argument("--dry-run", action="store_true", help="print the AlertPolicy JSON only")
     alerts.set_defaults(func=_alerts)
@@ -208,14 +220,17 @@ def _alerts(args: argparse.Namespace) -> int:
                 f"--notification-channel {channel!r}: use projects/P/notificationChannels/ID"
             )
     policies = alert_policies(
-        config, tuple(args.notification_channel), max_instances=args.max_instances
+        config,
+        tuple(args.notification_channel),
+        max_instances=args.max_instances,
+        quota_percent=args.quota_percent,
     )
     if args.dry_run:
         json.dump([policy_json(p) for p in policies], sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
-    from cutout.deploy.alerts_live import create_policies
+    from cutout.deploy.alerts_live import upsert_policies
 
-    for name in create_policies(config.project, policies, endpoint=args.endpoint):
-        print(f"created {name}")
+    for change in upsert_policies(config.project, policies, endpoint=args.endpoint):
+        print(change.line())
     return 0

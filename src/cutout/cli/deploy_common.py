@@ -27,6 +27,7 @@ __all__ = [
     "emit",
     "load_config",
     "nothing_fits",
+    "percentage",
     "plan_table",
     "read_inputs",
 ]
@@ -51,6 +52,17 @@ def add_config(parser: argparse.ArgumentParser, *, snapshot: bool = False) -> No
 
 def add_format(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("table", "json"), default="table")
+
+
+def percentage(text: str) -> float:
+    """argparse ``type`` of a percentage in (0, 100], ``80`` or ``80%`` (else exit 2)."""
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage like 80") from None
+    if not 0 < value <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r}: a percentage in (0, 100]")
+    return value
 
 
 def load_config(args: argparse.Namespace) -> DeployConfig:

@@ -14,7 +14,15 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cutout.cli.deploy_common import add_config, add_format, clients, emit, load_config, plan_table
+from cutout.cli.deploy_common import (
+    add_config,
+    add_format,
+    clients,
+    emit,
+    load_config,
+    percentage,
+    plan_table,
+)
 from cutout.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -116,12 +124,34 @@ def _rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+# exit status of `status --check-quota` when a quota is at or above the percentage
+QUOTA_HIGH = 3
+
+
 def _status(args: argparse.Namespace) -> int:
-    from cutout.deploy.status import read_status, status_lines
+    import sys
+
+    from cutout.deploy.status import quota_table, quotas_over, read_status, status_lines
 
     regions = read_status(clients(args), load_config(args))
-    emit(args, {"regions": [r.to_json() for r in regions]}, status_lines(regions))
-    return 0
+    document: dict[str, object] = {"regions": [r.to_json() for r in regions]}
+    lines = status_lines(regions)
+    if args.check_quota is None:
+        emit(args, document, lines)
+        return 0
+    over = quotas_over(regions, args.check_quota)
+    document["check_quota"] = {
+        "percent": args.check_quota,
+        "at_or_above": [use.to_json() for use in over],
+    }
+    emit(args, document, [*lines, "", *quota_table(regions, args.check_quota)])
+    if not over:
+        return 0
+    names = ", ".join(f"{use.quota_id} in {use.region}" for use in over)
+    print(
+        f"cutout: quota at or above {args.check_quota:g} % of its limit: {names}", file=sys.stderr
+    )
+    return QUOTA_HIGH
 
 
 def _cleanup(args: argparse.Namespace) -> int:
@@ -195,6 +225,13 @@ def register_ops(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         "status", help="revisions, traffic, device, quota headroom, cost rate"
     )
     _common(parser)
+    parser.add_argument(
+        "--check-quota",
+        type=percentage,
+        metavar="PCT",
+        help="add each quota's use per region; exit 3 when one is at or above PCT %% "
+        "of its limit (for a scheduled check)",
+    )
     parser.set_defaults(func=_status)
 
     parser = subparsers.add_parser(

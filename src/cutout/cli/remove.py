@@ -23,7 +23,7 @@ _EXTENSION_FORMATS = {".png": "png", ".webp": "webp", ".jpg": "jpg", ".jpeg": "j
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from cutout.cli._choices import add_device_flag, add_quality_flag
+    from cutout.cli._choices import add_device_flag, add_quality_flag, add_require_gpu_flag
     from cutout.models.registry import model_names
     from cutout.options import OUTPUT_FORMATS
 
@@ -44,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_quality_flag(model)
     add_device_flag(model)
+    add_require_gpu_flag(model)
     model.add_argument(
         "--resize", choices=("static", "dynamic"), help="model input size policy (default: model's)"
     )
@@ -147,6 +148,7 @@ def _execute(
             quality=args.quality,
             weights=args.weights,
             device=args.device,
+            require_gpu=args.require_gpu,
             resize=args.resize,
             max_megapixels=args.max_megapixels,
         )

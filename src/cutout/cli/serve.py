@@ -20,7 +20,7 @@ __all__ = ["register", "run", "serve", "settings_from_args"]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from cutout.cli._choices import add_device_flag, add_quality_flag
+    from cutout.cli._choices import add_device_flag, add_quality_flag, add_require_gpu_flag
 
     parser = subparsers.add_parser(
         "serve",
@@ -33,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--weights", type=Path, help="weights file for the model")
     add_quality_flag(parser)
     add_device_flag(parser)
+    add_require_gpu_flag(parser)
     parser.add_argument("--threads", type=int, help="intra-op threads for the model")
     parser.add_argument("--max-batch", type=int, help="images per batched forward (default 8)")
     parser.add_argument("--batch-wait-ms", type=float, help="max wait to fill a batch (5)")
@@ -75,6 +76,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         quality=args.quality,
         weights=args.weights,
         device=args.device,
+        require_gpu=args.require_gpu,
         threads=args.threads,
         max_batch=args.max_batch,
         batch_wait_ms=args.batch_wait_ms,

@@ -6,8 +6,12 @@ For each candidate in order (the plan's chosen one, then its usable fallbacks):
    traffic; what serves now keeps its traffic (LATEST is pinned to its revision);
 2. a quota refusal (at admission, or at provisioning with "Quota exceeded for total
    allowable count of GPUs per project per region") -> the next candidate;
-3. wait until ready (rules in :mod:`cutout.deploy.rollout`); a revision that fails for
-   another reason stops the apply: traffic has not moved;
+3. wait until ready (rules in :mod:`cutout.deploy.rollout`); a GPU revision that fails
+   its startup probe -> the next candidate (it runs with ``CUTOUT_REQUIRE_GPU=1``, so a
+   GPU it cannot use keeps ``/ready`` at 503 rather than serving from the CPU); a
+   revision that fails for another reason (a container that does not start and listen,
+   a CPU revision that never gets ready) stops the apply: the next candidate runs the
+   same code, and traffic has not moved;
 4. smoke-test the tag URL (:mod:`cutout.deploy.verify`); a failure stops the apply with
    traffic where it was, and the report says which check failed;
 5. move traffic: all at once, or through ``gradual`` steps (e.g. 10, 50) with the tag URL
@@ -53,6 +57,7 @@ from cutout.deploy.types import Candidate
 from cutout.deploy.verify import SmokeExpectation, SmokeReport, smoke_test
 
 __all__ = [
+    "STARTUP_PROBE_FAILED",
     "ApplyOptions",
     "ApplyReport",
     "Attempt",
@@ -62,7 +67,15 @@ __all__ = [
     "expectation",
 ]
 
-Outcome = Literal["quota", "not-ready", "smoke-failed", "recheck-failed", "served"]
+Outcome = Literal[
+    "quota", "gpu-probe-failed", "not-ready", "smoke-failed", "recheck-failed", "served"
+]
+# the outcomes after which the next candidate is tried
+_TRY_NEXT: frozenset[Outcome] = frozenset({"quota", "gpu-probe-failed"})
+# Cloud Run's reason for a revision whose startup probe never passed (as the Terraform
+# provider's acceptance tests match it: "Revision '...' is not ready and cannot serve
+# traffic. The user-provided container failed the configured startup probe checks.")
+STARTUP_PROBE_FAILED = "failed the configured startup probe checks"
 
 
 @dataclass(frozen=True)
@@ -228,7 +241,15 @@ class _Run:
             )
         except QuotaExceededError as exc:
             return Attempt(candidate, revision, "quota", exc.message), existing
-        except (RevisionNotReadyError, DeployTimeoutError) as exc:
+        except RevisionNotReadyError as exc:
+            if candidate.kind == "gpu" and STARTUP_PROBE_FAILED in exc.message:
+                detail = (
+                    f"{exc.message} (a GPU it cannot use keeps /ready at 503 with "
+                    f"CUTOUT_REQUIRE_GPU=1; the revision's logs say why); next candidate"
+                )
+                return Attempt(candidate, revision, "gpu-probe-failed", detail), existing
+            return Attempt(candidate, revision, "not-ready", exc.message), existing
+        except DeployTimeoutError as exc:
             return Attempt(candidate, revision, "not-ready", exc.message), existing
         report = self.smoke(_tag_uri(service, revision), candidate)
         if not report.ok:
@@ -301,7 +322,7 @@ def apply(
         if attempt.outcome == "served":
             attempt = run.promote(attempt, before)
         attempts.append(attempt)
-        if attempt.outcome != "quota":
+        if attempt.outcome not in _TRY_NEXT:
             break
     name = service_name(config.project, region, config.service)
     existing = _get_existing(clients, name)

@@ -12,6 +12,10 @@ https://cloud.google.com/run/docs/configuring/services/gpu):
 * ``autoscaling.knative.dev/maxScale`` always (unset would mean 100 instances);
 * ``run.googleapis.com/gpu-zonal-redundancy-disabled: "true"`` only when off;
 * startup probe on ``/ready`` (the model is loaded), liveness on ``/health``;
+* a GPU candidate has ``CUTOUT_REQUIRE_GPU=1`` (:meth:`Candidate.container_env`): a GPU
+  that cannot be used keeps ``/ready`` at 503, so the revision fails its startup probe
+  instead of serving from the CPU, and a GPU lost later turns ``/health`` 503, so the
+  liveness probe restarts the instance;
 * a CPU candidate has ``--gpu=0`` semantics: no GPU limit, no node selector, no zonal key.
 
 There are no ``gpu-quota-aware`` or ``fallback-cpu-mode`` annotations: they do not exist;
@@ -88,8 +92,7 @@ def build_manifest(
         "image": candidate.image or config.image,
         "ports": [{"name": "http1", "containerPort": CONTAINER_PORT}],
         "env": [
-            {"name": "CUTOUT_MODEL", "value": candidate.model},
-            {"name": "CUTOUT_DEVICE", "value": "cuda" if candidate.kind == "gpu" else "cpu"},
+            *({"name": name, "value": value} for name, value in candidate.container_env().items()),
             {"name": "CUTOUT_GCP_PROJECT", "value": config.project},
         ],
         "resources": {"limits": limits},

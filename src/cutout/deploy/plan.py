@@ -30,10 +30,12 @@ from cutout.deploy.types import (
     L4_NO_ZONAL_QUOTA,
     L4_ZONAL_QUOTA,
     MEMORY_QUOTA,
+    QUOTA_IDS,
     Candidate,
     Kind,
     Plan,
     QuotaLimits,
+    QuotaUse,
     RegionUsage,
     Shortfall,
     Step,
@@ -45,6 +47,7 @@ __all__ = [
     "fit_count",
     "make_plan",
     "offers_l4",
+    "quota_uses",
     "request_text",
 ]
 
@@ -80,6 +83,15 @@ def fit_count(needs: Mapping[str, int], limits: QuotaLimits, usage: RegionUsage)
         room = max(0, limit - usage.used(quota_id)) // amount
         best = room if best is None else min(best, room)
     return best
+
+
+def quota_uses(limits: QuotaLimits, usage: RegionUsage) -> tuple[QuotaUse, ...]:
+    """Each quota's use in one region, from the same limits and usage the plan weighs
+    (``deploy status`` shows them; ``--check-quota`` alerts on them)."""
+    return tuple(
+        QuotaUse(quota_id, limits.region, usage.used(quota_id), limits.limit(quota_id))
+        for quota_id in QUOTA_IDS
+    )
 
 
 def _shortfalls(

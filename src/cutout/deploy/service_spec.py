@@ -8,6 +8,11 @@ CPU revision has none of them (``--gpu=0`` semantics). Max instances are always 
 would default to 100). No ``run.googleapis.com/*`` or ``autoscaling.knative.dev/*``
 annotations: v2 rejects them.
 
+Probes: startup on ``/ready`` (the model is loaded and warm), liveness on ``/health``. A GPU
+candidate runs with ``CUTOUT_REQUIRE_GPU=1`` (:meth:`Candidate.container_env`): a revision
+whose GPU cannot be used never passes its startup probe, and an instance that loses its GPU
+later fails its liveness probe and is restarted, never serving from the CPU.
+
 A new revision is NAMED (``template.revision``) so a traffic target can point at it by
 name with a tag and 0 %: a ``LATEST`` target would follow whatever becomes ready, and
 the revision serving now would lose its traffic before the smoke test.
@@ -39,6 +44,8 @@ _REVISION = 2  # TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REVI
 _LATEST = 1
 STARTUP_PERIOD_S = 5
 STARTUP_FAILURES = 48  # 48 x 5 s = 240 s, the longest startup Cloud Run allows
+LIVENESS_PERIOD_S = 30
+LIVENESS_FAILURES = 3
 
 
 def new_revision_name(
@@ -59,10 +66,7 @@ def _template(config: DeployConfig, candidate: Candidate, revision: str) -> Any:
     container = run_v2.Container(
         name="cutout",
         image=candidate.image or config.image,
-        env=[
-            run_v2.EnvVar(name="CUTOUT_MODEL", value=candidate.model),
-            run_v2.EnvVar(name="CUTOUT_DEVICE", value="cuda" if candidate.kind == "gpu" else "cpu"),
-        ],
+        env=[run_v2.EnvVar(name=n, value=v) for n, v in candidate.container_env().items()],
         resources=run_v2.ResourceRequirements(
             limits=limits, cpu_idle=False, startup_cpu_boost=True
         ),
@@ -72,6 +76,13 @@ def _template(config: DeployConfig, candidate: Candidate, revision: str) -> Any:
             period_seconds=STARTUP_PERIOD_S,
             failure_threshold=STARTUP_FAILURES,
             timeout_seconds=4,
+        ),
+        # 503 only when a required GPU was lost after start-up: restart onto a fresh one
+        liveness_probe=run_v2.Probe(
+            http_get=run_v2.HTTPGetAction(path="/health"),
+            period_seconds=LIVENESS_PERIOD_S,
+            failure_threshold=LIVENESS_FAILURES,
+            timeout_seconds=5,
         ),
     )
     template = run_v2.RevisionTemplate(

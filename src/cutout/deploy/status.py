@@ -5,6 +5,13 @@ readiness, device (GPU type and zonal redundancy, or CPU), model, max instances 
 traffic; the quota headroom left in the region (limit minus what every service there,
 this one included, may allocate at max instances); and the cost rate of what serves:
 USD per active instance-hour and the daily ceiling at max instances.
+
+Each region also carries every quota's use (:func:`cutout.deploy.plan.quota_uses`: the
+limits and :func:`cutout.deploy.quotas.usage_in_region` the planner reads, with this
+service counted too): ``--check-quota PCT`` prints them as a table
+(:func:`quota_table`) and exits 3 when one is at or above PCT % of its limit
+(:func:`quotas_over`), so a scheduled job alerts where the quota metrics are not
+exported.
 """
 
 from __future__ import annotations
@@ -17,13 +24,21 @@ from cutout.deploy.cost import HOURS_PER_DAY, instance_cost_per_hour
 from cutout.deploy.errors import ResourceNotFoundError
 from cutout.deploy.gcp import GcpClients, revision_short, service_name
 from cutout.deploy.live import list_quota_infos, list_services
+from cutout.deploy.plan import quota_uses
 from cutout.deploy.prices import CURRENT, prices_for_tier
 from cutout.deploy.quotas import limits_by_region, usage_in_region
 from cutout.deploy.rollout import SUCCEEDED, traffic_lines
-from cutout.deploy.types import QUOTA_IDS, QuotaLimits, RegionUsage
+from cutout.deploy.types import QuotaUse
 from cutout.deploy.units import parse_cpu, parse_memory
 
-__all__ = ["RegionStatus", "RevisionStatus", "read_status", "status_lines"]
+__all__ = [
+    "RegionStatus",
+    "RevisionStatus",
+    "quota_table",
+    "quotas_over",
+    "read_status",
+    "status_lines",
+]
 
 _FAILED = 3
 
@@ -53,9 +68,14 @@ class RegionStatus:
     service: str | None  # full name, None when not deployed there
     uri: str
     revisions: tuple[RevisionStatus, ...]
-    headroom: dict[str, int | None]  # quota id -> limit - used (None: unlimited)
+    quota: tuple[QuotaUse, ...]  # every quota's use in the region, this service included
     serving_cost_per_hour_usd: float  # one instance of each serving revision, weighted
     max_cost_per_day_usd: float
+
+    @property
+    def headroom(self) -> dict[str, int | None]:
+        """Quota id -> limit - used (None: unlimited)."""
+        return {use.quota_id: use.headroom for use in self.quota}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +84,7 @@ class RegionStatus:
             "uri": self.uri,
             "revisions": [r.to_json() for r in self.revisions],
             "headroom": self.headroom,
+            "quota": [use.to_json() for use in self.quota],
             "serving_cost_per_hour_usd": round(self.serving_cost_per_hour_usd, 4),
             "max_cost_per_day_usd": round(self.max_cost_per_day_usd, 2),
         }
@@ -115,27 +136,18 @@ def _revision_status(
     )
 
 
-def _headroom(limits: QuotaLimits, usage: RegionUsage) -> dict[str, int | None]:
-    result: dict[str, int | None] = {}
-    for quota_id in QUOTA_IDS:
-        limit = limits.limit(quota_id)
-        result[quota_id] = None if limit is None else limit - usage.used(quota_id)
-    return result
-
-
 def read_status(clients: GcpClients, config: DeployConfig) -> list[RegionStatus]:
     limits = limits_by_region(list_quota_infos(clients, config.project), config.regions)
     result = []
     for region in config.regions:
         services = list_services(clients, config.project, region)
-        # headroom counts this service too: it is what is left for anything new
-        usage = usage_in_region(services, region, exclude="")
-        headroom = _headroom(limits[region], usage)
+        # this service counts too: headroom is what is left for anything new
+        quota = quota_uses(limits[region], usage_in_region(services, region, exclude=""))
         name = service_name(config.project, region, config.service)
         try:
             service = clients.call(f"read {name}", clients.services.get_service, name=name)
         except ResourceNotFoundError:
-            result.append(RegionStatus(region, None, "", (), headroom, 0.0, 0.0))
+            result.append(RegionStatus(region, None, "", (), quota, 0.0, 0.0))
             continue
         pager = clients.call(
             f"list revisions of {name}", clients.revisions.list_revisions, parent=name
@@ -152,7 +164,7 @@ def read_status(clients: GcpClients, config: DeployConfig) -> list[RegionStatus]
         serving = [r for r in rows if r.percent]
         rate = sum(r.cost_per_hour_usd * r.percent / 100 for r in serving)
         ceiling = sum(r.cost_per_hour_usd * r.max_instances * HOURS_PER_DAY for r in serving)
-        result.append(RegionStatus(region, name, service.uri, rows, headroom, rate, ceiling))
+        result.append(RegionStatus(region, name, service.uri, rows, quota, rate, ceiling))
     return result
 
 
@@ -185,3 +197,33 @@ def status_lines(regions: list[RegionStatus]) -> list[str]:
                 f"at most ${region.max_cost_per_day_usd:.2f}/day at max instances"
             )
     return out
+
+
+def quotas_over(regions: list[RegionStatus], percent: float) -> list[QuotaUse]:
+    """The quotas at or above ``percent`` % of their limit, region by region."""
+    return [use for region in regions for use in region.quota if use.at_or_above(percent)]
+
+
+def _share(use: QuotaUse) -> str:
+    share = use.percent
+    if share is None:
+        return "-"
+    return "over" if share == float("inf") else f"{share:.1f} %"
+
+
+def quota_table(regions: list[RegionStatus], percent: float) -> list[str]:
+    """Used / limit of every quota in every region, marking those at or above ``percent``."""
+    width = max((len(use.quota_id) for region in regions for use in region.quota), default=5)
+    lines = [
+        f"quota use (check at {percent:g} %)",
+        f"  {'region':<16} {'quota':<{width}}  {'used':>10}  {'limit':>10}  {'use':>8}",
+    ]
+    for region in regions:
+        for use in region.quota:
+            mark = f"  <- at or above {percent:g} %" if use.at_or_above(percent) else ""
+            lines.append(
+                f"  {use.region:<16} {use.quota_id:<{width}}  "
+                f"{_show(use.quota_id, use.used):>10}  {_show(use.quota_id, use.limit):>10}  "
+                f"{_share(use):>8}{mark}"
+            )
+    return lines

@@ -21,10 +21,12 @@ __all__ = [
     "MEMORY_QUOTA",
     "QUOTA_FIELDS",
     "QUOTA_IDS",
+    "QUOTA_METRICS",
     "Candidate",
     "Kind",
     "Plan",
     "QuotaLimits",
+    "QuotaUse",
     "RegionUsage",
     "Shortfall",
     "Snapshot",
@@ -43,6 +45,15 @@ QUOTA_FIELDS: dict[str, str] = {
     L4_NO_ZONAL_QUOTA: "l4_gpus_no_zonal",
     CPU_QUOTA: "cpu_milli",
     MEMORY_QUOTA: "memory_bytes",
+}
+
+# The quota metric each quota counts (QuotaInfo.metric; the ``quota_metric`` label of the
+# serviceruntime quota metrics the quota-usage alerts read). [3P: seen in QuotaInfo
+# responses and the console's quota pages; memory's is not listed: no alert reads it.]
+QUOTA_METRICS: dict[str, str] = {
+    L4_ZONAL_QUOTA: "run.googleapis.com/nvidia_l4_gpu_allocation",
+    L4_NO_ZONAL_QUOTA: "run.googleapis.com/nvidia_l4_gpu_allocation_no_zonal_redundancy",
+    CPU_QUOTA: "run.googleapis.com/cpu_allocation",
 }
 
 Kind = Literal["gpu", "cpu"]
@@ -87,6 +98,45 @@ class RegionUsage:
             f"{self.l4_gpus_zonal} zonal + {self.l4_gpus_no_zonal} non-zonal L4, "
             f"{self.cpu_milli / 1000:g} vCPU, {self.memory_bytes / 2**30:g} GiB"
         )
+
+
+@dataclass(frozen=True)
+class QuotaUse:
+    """One quota in one region: what is allocated (max instances x per-instance amounts,
+    as admission counts it) against the limit. Units: GPUs, milli-vCPU or bytes."""
+
+    quota_id: str
+    region: str
+    used: int
+    limit: int | None  # None: unlimited
+
+    @property
+    def headroom(self) -> int | None:
+        """What is left (negative when over); None when unlimited."""
+        return None if self.limit is None else self.limit - self.used
+
+    @property
+    def percent(self) -> float | None:
+        """Used as a share of the limit; None when unlimited or not offered and unused."""
+        if self.limit is None or (self.limit == 0 and self.used == 0):
+            return None
+        return float("inf") if self.limit == 0 else 100 * self.used / self.limit
+
+    def at_or_above(self, percent: float) -> bool:
+        """Used >= ``percent`` % of the limit (exact: no rounding at the boundary)."""
+        if self.limit is None or (self.limit == 0 and self.used == 0):
+            return False
+        return 100 * self.used >= percent * self.limit
+
+    def to_json(self) -> dict[str, Any]:
+        share = self.percent
+        return {
+            "quota_id": self.quota_id,
+            "region": self.region,
+            "used": self.used,
+            "limit": self.limit,
+            "percent": None if share is None or share == float("inf") else round(share, 2),
+        }
 
 
 @dataclass(frozen=True)
@@ -198,6 +248,19 @@ class Candidate:
     @property
     def usable(self) -> bool:
         return self.fits and self.within_budget
+
+    def container_env(self) -> dict[str, str]:
+        """The ``CUTOUT_*`` settings of this candidate's container (manifest and apply).
+
+        A GPU candidate requires its GPU (``CUTOUT_REQUIRE_GPU=1``): a revision whose
+        GPU cannot be used stays unready, fails its startup probe on ``/ready``, and
+        ``apply`` moves on to the next candidate instead of serving from the CPU at GPU
+        prices. A CPU candidate keeps the plain default.
+        """
+        env = {"CUTOUT_MODEL": self.model, "CUTOUT_DEVICE": "cuda" if self.kind == "gpu" else "cpu"}
+        if self.kind == "gpu":
+            env["CUTOUT_REQUIRE_GPU"] = "1"
+        return env
 
     def to_json(self) -> dict[str, Any]:
         return {

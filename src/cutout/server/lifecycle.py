@@ -2,7 +2,9 @@
 
 The process answers ``/health`` as soon as uvicorn listens; :class:`ModelLoader` loads
 the weights and runs one warm-up forward in a thread, and ``/ready`` turns 200 when it is
-done (or stays 503 with the reason after a fatal model error).
+done (or stays 503 with the reason after a fatal model error). The failure's code says
+which: ``gpu_unavailable`` when a GPU is required and the model is not on one (see
+:class:`cutout.errors.GpuUnavailableError`), else ``model_failed``.
 
 SIGTERM itself is uvicorn's: it stops accepting connections and waits up to
 ``timeout_graceful_shutdown`` (our ``shutdown_grace_s``) for in-flight requests, then
@@ -18,13 +20,18 @@ from collections.abc import Callable
 from typing import Literal
 
 from cutout.engine import Engine
-from cutout.errors import CutoutError
+from cutout.errors import CutoutError, GpuUnavailableError
 
-__all__ = ["ModelLoader", "ModelStatus"]
+__all__ = ["ModelLoader", "ModelStatus", "failure_code"]
 
 ModelStatus = Literal["loading", "ready", "failed"]
 
 _log = logging.getLogger("cutout.server")
+
+
+def failure_code(exc: CutoutError) -> str:
+    """The code ``/ready`` and ``/health`` report for a model that cannot serve."""
+    return exc.code if isinstance(exc, GpuUnavailableError) else "model_failed"
 
 
 class ModelLoader:
@@ -34,6 +41,8 @@ class ModelLoader:
         self.engine = engine
         self.status: ModelStatus = "loading"
         self.error: str | None = None
+        # gpu_unavailable | model_failed, once failed
+        self.error_code: str | None = None
         self.started_at = time.monotonic()
         self.ready_seconds: float | None = None
         self._on_ready = on_ready
@@ -48,17 +57,18 @@ class ModelLoader:
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str, *, code: str = "model_failed") -> None:
         """Mark the model as unusable (a fatal device error after start-up)."""
         self.status = "failed"
         self.error = message
+        self.error_code = code
 
     def _run(self) -> None:
         try:
             self.engine.load()
             self.engine.warmup()
         except CutoutError as exc:
-            self.fail(exc.message)
+            self.fail(exc.message, code=failure_code(exc))
             _log.error("model failed to load: %s", exc.message)
         except Exception as exc:  # anything the backend throws is fatal for serving
             self.fail(f"{type(exc).__name__}: {exc}")

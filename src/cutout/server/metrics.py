@@ -65,6 +65,11 @@ class Metrics:
         self.fallbacks = Gauge(
             "cutout_device_fallbacks", "device fallbacks that happened", registry=r
         )
+        self.gpu_unavailable = Gauge(
+            "cutout_gpu_unavailable",
+            "1 when a GPU is required (--require-gpu) and the model cannot run on one",
+            registry=r,
+        )
 
     def observe_stages(self, timings: dict[str, float]) -> None:
         for stage, seconds in timings.items():

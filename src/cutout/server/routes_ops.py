@@ -1,4 +1,12 @@
-"""Operations endpoints: ``/health``, ``/ready``, ``/model-info``, ``/v1/models``, ``/metrics``."""
+"""Operations endpoints: ``/health``, ``/ready``, ``/model-info``, ``/v1/models``, ``/metrics``.
+
+``/health`` is liveness: 200 while the process can recover by itself (also while the
+model loads or after it failed), 503 only when a GPU is required (``--require-gpu``) and
+the model cannot use one, the one state a restart cures (Cloud Run's liveness probe
+restarts the instance onto a fresh GPU). ``/ready`` is readiness: 200 once the model is
+loaded and warm, else 503 with the reason (``not_ready``, ``model_failed``,
+``gpu_unavailable``).
+"""
 
 from __future__ import annotations
 
@@ -66,6 +74,7 @@ def model_info(state: ServerState) -> dict[str, Any]:
             "request_timeout_s": settings.request_timeout_s,
             "shutdown_grace_s": settings.shutdown_grace_s,
         },
+        "require_gpu": settings.require_gpu,
         "versions": backend_versions(),
         "revision": settings.k_revision,
     }
@@ -97,23 +106,33 @@ def model_info(state: ServerState) -> dict[str, Any]:
     return info
 
 
-@router.get("/health", summary="Liveness: the process answers")
-async def health() -> dict[str, str]:
-    return {"status": "ok"}
+@router.get(
+    "/health",
+    summary="Liveness: 200 while the process answers, 503 when a required GPU is lost",
+    responses={503: {"description": "a GPU is required and the model cannot use one"}},
+)
+async def health(request: Request) -> JSONResponse:
+    problem = _state(request).gpu_unavailable
+    if problem is None:
+        return JSONResponse({"status": "ok"})
+    body = {"status": "unhealthy", **error_body("gpu_unavailable", problem)}
+    return JSONResponse(body, status_code=503)
 
 
 @router.get(
     "/ready",
     summary="Readiness: 200 once the model is loaded and warm, else 503",
-    responses={503: {"description": "loading or failed"}},
+    responses={503: {"description": "loading, failed, or a required GPU unavailable"}},
 )
 async def ready(request: Request) -> JSONResponse:
     state = _state(request)
     status = state.loader.status
     if status == "ready":
         return JSONResponse({"status": "ready", "model": state.engine.spec.name})
-    code = "not_ready" if status == "loading" else "model_failed"
-    detail = "the model is loading" if status == "loading" else f"{state.loader.error}"
+    if status == "loading":
+        code, detail = "not_ready", "the model is loading"
+    else:
+        code, detail = state.loader.error_code or "model_failed", f"{state.loader.error}"
     body = {"status": status, **error_body(code, detail)}
     return JSONResponse(body, status_code=503, headers={"Retry-After": "2"})
 

@@ -13,6 +13,7 @@ with ``Retry-After`` before its body is read.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,6 +26,7 @@ from cutout.arrays import FloatArray
 from cutout.config import Settings
 from cutout.cpus import usable_cpus
 from cutout.engine import Engine, Prepared, RemoveResult
+from cutout.errors import CutoutError
 from cutout.imaging.decode import DecodedImage, decode
 from cutout.options import RemoveOptions
 from cutout.server.auth import load_keys
@@ -36,13 +38,15 @@ from cutout.server.errors import (
     OverloadedError,
 )
 from cutout.server.fetch import UrlPolicy
-from cutout.server.lifecycle import ModelLoader
+from cutout.server.lifecycle import ModelLoader, failure_code
 from cutout.server.metrics import Metrics
 from cutout.server.ratelimit import MegapixelLimiter
 
 __all__ = ["Admission", "ServerState"]
 
 T = TypeVar("T")
+
+_log = logging.getLogger("cutout.server")
 
 # (decoded image) -> the image to process (e.g. downscaled) and the options to use
 Planner = Callable[[DecodedImage], tuple[DecodedImage, RemoveOptions]]
@@ -103,6 +107,9 @@ class Admission:
 class ServerState:
     def __init__(self, settings: Settings, engine: Engine, *, owns_engine: bool) -> None:
         self.settings = settings
+        if settings.require_gpu:
+            # the server's setting holds for an engine built by the caller too
+            engine.require_gpu = True
         self.engine = engine
         self.owns_engine = owns_engine
         self.metrics = Metrics()
@@ -126,7 +133,7 @@ class ServerState:
             max_wait_s=settings.batch_wait_ms / 1000,
             queue_size=settings.queue_size,
             on_batch=self.metrics.batch_size.observe,
-            on_fatal=lambda exc: self.loader.fail(exc.message),
+            on_fatal=self._device_failed,
         )
         self.admission.seconds_per_image = lambda: self.batcher.seconds_per_image
         self.admission.budget_s = settings.request_timeout_s
@@ -159,7 +166,23 @@ class ServerState:
             precision=device.precision,
         ).set(1)
 
+    def _device_failed(self, exc: CutoutError) -> None:
+        """The engine's fallbacks are spent, or a required GPU was lost (a fallback to the
+        CPU at run time): refuse work from now on, loudly: an ERROR line, ``/ready`` and
+        (for a GPU) ``/health`` answer 503 with the reason, the metrics say so."""
+        if self.loader.status != "failed":
+            _log.error("model %s can no longer serve: %s", self.engine.spec.name, exc.message)
+        self.loader.fail(exc.message, code=failure_code(exc))
+
+    @property
+    def gpu_unavailable(self) -> str | None:
+        """Why a required GPU cannot be used (None when it can, or none is required)."""
+        if self.loader.status == "failed" and self.loader.error_code == "gpu_unavailable":
+            return self.loader.error
+        return None
+
     def refresh_gauges(self) -> None:
+        self.metrics.gpu_unavailable.set(1 if self.gpu_unavailable is not None else 0)
         self.metrics.queue_depth.set(self.batcher.depth)
         self.metrics.in_flight.set(self.admission.active)
         if self.loader.status == "ready":
@@ -194,7 +217,7 @@ class ServerState:
         if self.loader.status == "loading":
             raise NotReadyError("the model is still loading, retry shortly", retry_after_s=2)
         if self.loader.status == "failed":
-            raise NotReadyError(f"the model failed to load: {self.loader.error}", retry_after_s=30)
+            raise NotReadyError(f"the model cannot serve: {self.loader.error}", retry_after_s=30)
 
     async def in_pool(self, func: Callable[..., T], *args: object) -> T:
         loop = asyncio.get_running_loop()
