@@ -29,6 +29,8 @@ from cutout.errors import CutoutError, InvalidOptionError
 __all__ = [
     "BLUR_RADIUS",
     "CANVAS_SIDE",
+    "DEFAULT_EDGES",
+    "EDGE_LEVELS",
     "FILL",
     "FORMAT_CHOICES",
     "MARGIN_CAP_PERCENT",
@@ -41,6 +43,7 @@ __all__ = [
     "Background",
     "BlurBackground",
     "ColorBackground",
+    "EdgeLevel",
     "FormatChoice",
     "ImageBackground",
     "Margin",
@@ -54,6 +57,7 @@ __all__ = [
     "parse_background",
     "parse_background_color",
     "parse_canvas",
+    "parse_edges",
     "parse_fill",
     "parse_format",
     "parse_margin",
@@ -70,6 +74,11 @@ OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("png", "webp", "jpg", "zip")
 # what a caller may ask for: a format, or "auto" (see resolve_format)
 FormatChoice = OutputFormat | Literal["auto"]
 FORMAT_CHOICES: tuple[FormatChoice, ...] = ("auto", *OUTPUT_FORMATS)
+# edge refinement (cutout.imaging.edges): off keeps the model's matte and the photo's
+# colours; each later level is slower and finer
+EdgeLevel = Literal["off", "fast", "balanced", "best"]
+EDGE_LEVELS: tuple[EdgeLevel, ...] = ("off", "fast", "balanced", "best")
+DEFAULT_EDGES: EdgeLevel = "balanced"
 
 
 @dataclass(frozen=True)
@@ -393,6 +402,17 @@ def parse_fill(text: str) -> float:
 def parse_threshold(text: str) -> float:
     """Hard alpha threshold: ``"0.5"`` or ``"50%"``."""
     return _fraction(text, "threshold", THRESHOLD)
+
+
+def parse_edges(text: str) -> EdgeLevel:
+    """An edge-refinement level: one of :data:`EDGE_LEVELS`."""
+    value = text.strip().lower()
+    for level in EDGE_LEVELS:
+        if value == level:
+            return level
+    raise InvalidOptionError(
+        f"edges must be one of {', '.join(EDGE_LEVELS)}, not {text!r}", code="invalid_edges"
+    )
 
 
 def parse_quality(text: str) -> int:

@@ -1,0 +1,446 @@
+"""Edge refinement: from a model's coarse matte to a fine alpha, clean edge colours and a
+confidence score.
+
+Salient-object models see the photo at 320-1024 px, so their matte is a soft, blurred
+outline: fur and hair strands come out as a grey haze, and the old background's colour
+stays in every partly transparent pixel (a halo on a new background). This stage uses the
+photo itself, at a working resolution, in a band around the matte's outline:
+
+1. **Trimap from the matte.** Pixels where the matte is confident (>= 0.97, a little
+   inside the outline) are foreground; pixels where it is ~0 and at least ``band`` away
+   from the outline are background; the rest of the band is unknown.
+2. **Colour samples.** For each unknown pixel, foreground colour candidates are the
+   colour of the nearest foreground pixel and a smooth fill of the foreground (pyramid
+   push-pull); background candidates likewise. Each (F, B) pair explains the pixel as
+   ``I = a F + (1 - a) B``; ``a`` is the projection of ``I - B`` on ``F - B``. The pair with
+   the smallest compositing residual (plus a penalty for pairs too close in colour to
+   tell apart) wins (sampling-based matting, as in Bayesian / shared matting).
+3. **Confidence per pixel** ``k = |F-B|^2 / (|F-B|^2 + cw) * exp(-residual / rs)``: low
+   when the colours cannot tell subject from background (white fur on a cream blanket)
+   or when no pair explains the pixel; there the model's matte keeps its say:
+   ``alpha = k a + (1 - k) matte``.
+4. **Local linear smoothing.** A colour guided filter (He et al.) fits ``alpha = A . I + b``
+   in small windows, which removes the per-pixel noise of step 2 and follows strands the
+   samples missed. When the working copy is smaller than the photo, ``A`` and ``b`` are
+   upsampled and applied to the full-resolution photo (the "fast guided filter"), so
+   strands keep their full-resolution detail.
+5. **Foreground colours** under the new alpha, so no old background colour remains
+   (:func:`cutout.imaging.foreground.refine_foreground`).
+
+Pixels farther than the band from the matte's outline keep the matte's value exactly;
+alpha stays in [0, 1]; an input's own transparency (``keep``) is never made more opaque.
+
+The confidence score of an image (0-1) says how much of the subject's outline the colours
+could not decide: 1 minus the share of the outline's unknown band where the per-pixel
+confidence is low and the model's matte was undecided too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from cutout.arrays import ByteArray, FloatArray
+from cutout.imaging.foreground import refine_foreground
+from cutout.options import EdgeLevel
+
+__all__ = ["LEVELS", "EdgeParams", "Edges", "refine_edges"]
+
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class EdgeParams:
+    """How one level refines. Sizes are fractions of the working copy's long side."""
+
+    work_pixels: int  # the working copy's size: the photo is area-reduced to at most this
+    passes: int = 1  # each pass takes its trimap from the previous pass's alpha
+    band: float = 0.02  # background samples start this far outside the outline
+    reach: float = 0.06  # pixels farther than this from the outline keep the matte's value
+    erode: float = 0.0025  # foreground samples start this far inside the outline
+    guide_radius: float = 0.0033  # guided filter window radius
+    guide_eps: float = 1e-4
+    contrast: float = 0.01  # cw: |F-B|^2 at which colour and matte count equally
+    residual: float = 0.001  # rs: residual (squared, 0-1 colour units) that halves trust
+    separation: float = 5e-6  # penalty weight for pairs too close in colour
+    colour_size: int = 256  # long side at which edge colours are solved before the full-size finish
+
+
+# every level but "off"
+LEVELS: dict[EdgeLevel, EdgeParams] = {
+    "fast": EdgeParams(work_pixels=300_000),
+    "balanced": EdgeParams(work_pixels=500_000, passes=2, reach=0.08, colour_size=384),
+    "best": EdgeParams(work_pixels=1_500_000, passes=3, reach=0.08, colour_size=768),
+}
+
+# the matte's own certainty: inside these it counts as foreground / background
+_FOREGROUND = 0.97
+_BACKGROUND = 0.03
+# smaller images are returned as they are (no room for a band)
+_MIN_SIDE = 8
+# the outline pixels whose model matte is this far from 0 and 1 count as undecided
+_UNDECIDED = 0.1
+
+
+@dataclass(frozen=True)
+class Edges:
+    """The refined alpha (H x W uint8), the colours to compose with (the photo with the old
+    background taken out of soft pixels, or the photo itself) and the image's confidence."""
+
+    alpha: ByteArray
+    rgb: ByteArray
+    confidence: float
+
+
+def refine_edges(
+    rgb: ByteArray,
+    matte: ByteArray | FloatArray,
+    level: EdgeLevel = "balanced",
+    *,
+    colours: bool = True,
+    keep: ByteArray | None = None,
+) -> Edges:
+    """Refine ``matte`` (H x W, uint8 0-255 or float 0-1) against the photo ``rgb``.
+
+    ``colours``: also estimate edge colours (not needed for a mask). ``keep``: the input's
+    own alpha (uint8), a ceiling for the result.
+    """
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[:2] != matte.shape:
+        raise ValueError(f"rgb {rgb.shape} and matte {matte.shape} do not match")
+    matte8 = _as_byte(matte)
+    if level == "off" or min(matte8.shape) < _MIN_SIDE:
+        alpha8, confidence = matte8, _matte_confidence(matte8)
+    else:
+        alpha8, confidence = _refine(rgb, matte8, LEVELS[level])
+    if keep is not None:
+        alpha8 = np.minimum(alpha8, keep)
+    out_rgb = rgb
+    if colours and level != "off":
+        unit = alpha8.astype(np.float32) * np.float32(1.0 / 255.0)
+        out_rgb = refine_foreground(rgb, unit, work_size=LEVELS[level].colour_size)
+    return Edges(alpha=alpha8, rgb=out_rgb, confidence=confidence)
+
+
+# -- the refinement ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """Distances of one working copy, in its pixels."""
+
+    band: int
+    reach: int
+    erode: int
+    radius: int
+
+    @classmethod
+    def of(cls, params: EdgeParams, long_side: int) -> _Geometry:
+        band = max(2, round(params.band * long_side))
+        return cls(
+            band=band,
+            reach=max(band, round(params.reach * long_side)),
+            erode=max(1, round(params.erode * long_side)),
+            radius=max(1, round(params.guide_radius * long_side)),
+        )
+
+
+@dataclass
+class _Pass:
+    """One pass's answer at the working size."""
+
+    alpha: FloatArray  # the refined alpha (the matte outside ``region``)
+    region: BoolArray  # the pixels this pass estimated
+    coeff: FloatArray  # H x W x 4: the guided filter's A (3) and b, for full-size detail
+    trust: FloatArray  # per estimated pixel: how far the colours decided it
+    prior: FloatArray  # per estimated pixel: the matte's value
+
+
+def _refine(rgb: ByteArray, matte8: ByteArray, params: EdgeParams) -> tuple[ByteArray, float]:
+    height, width = matte8.shape
+    scale = min(1.0, math.sqrt(params.work_pixels / (height * width)))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if scale < 1.0:
+        image = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        small8 = cv2.resize(matte8, size, interpolation=cv2.INTER_AREA)
+    else:
+        image, small8 = rgb, matte8
+    pixels = image.astype(np.float32) * np.float32(1.0 / 255.0)
+    matte = small8.astype(np.float32) * np.float32(1.0 / 255.0)
+    geometry = _Geometry.of(params, max(size))
+    near = _within(matte, geometry.reach)
+    result = _estimate(pixels, matte, near, geometry, params)
+    if result is None:
+        return matte8, _matte_confidence(matte8)
+    confidence = _confidence(result.trust, result.prior)
+    for _ in range(params.passes - 1):
+        again = _estimate(pixels, result.alpha, near, geometry, params)
+        if again is None:
+            break
+        result = again
+    if scale == 1.0:
+        return _to_byte(result.alpha), confidence
+    return _full_size(rgb, matte8, near, result), confidence
+
+
+def _estimate(
+    pixels: FloatArray,
+    matte: FloatArray,
+    near: BoolArray,
+    geometry: _Geometry,
+    params: EdgeParams,
+) -> _Pass | None:
+    """One pass at the working size: trimap from ``matte``, samples, guided filter."""
+    core = (matte >= 0.5).astype(np.uint8)
+    dist_out = cv2.distanceTransform(1 - core, cv2.DIST_L2, 3)
+    dist_in = cv2.distanceTransform(core, cv2.DIST_L2, 3)
+    foreground = (matte >= _FOREGROUND) & (dist_in > geometry.erode)
+    background = (matte <= _BACKGROUND) & (dist_out > geometry.band)
+    unknown = near & ~foreground & ~background
+    if not unknown.any() or not foreground.any() or not background.any():
+        return None
+
+    flat = np.flatnonzero(unknown)
+    colour = pixels.reshape(-1, 3)[flat]
+    prior = matte.ravel()[flat]
+    estimate, trust = _select(
+        colour,
+        _candidates(pixels, foreground, flat),
+        _candidates(pixels, background, flat),
+        params,
+    )
+    target = matte.copy()
+    target[foreground] = 1.0
+    target[background] = 0.0
+    target.ravel()[flat] = trust * estimate + (1.0 - trust) * prior
+
+    rows, cols = _bounds(unknown, geometry.radius * 2 + 1)
+    coeff = np.zeros((*matte.shape, 4), np.float32)
+    coeff[rows, cols] = _guided_coefficients(
+        pixels[rows, cols], target[rows, cols], geometry.radius, params.guide_eps
+    )
+    alpha = matte.copy()
+    alpha[near & foreground] = 1.0
+    values = np.einsum("ij,ij->i", coeff.reshape(-1, 4)[flat, :3], colour)
+    values += coeff.reshape(-1, 4)[flat, 3]
+    alpha.ravel()[flat] = np.clip(values, 0.0, 1.0)
+    return _Pass(alpha=alpha, region=unknown, coeff=coeff, trust=trust, prior=prior)
+
+
+def _full_size(rgb: ByteArray, matte8: ByteArray, near: BoolArray, result: _Pass) -> ByteArray:
+    """The working-size answer at the photo's size: hard pixels from the working alpha,
+    soft ones from the guided filter's coefficients applied to the full-size photo."""
+    height, width = matte8.shape
+    work8 = _to_byte(result.alpha)
+    up8 = cv2.resize(work8, (width, height), interpolation=cv2.INTER_NEAREST)
+    near_up = _resize_mask(near, width, height)
+    alpha8 = np.where(near_up, up8, matte8)
+    # soft: estimated pixels whose working alpha is strictly between 0 and 1, and their
+    # neighbours (a strand one working pixel wide spans several photo pixels)
+    soft = result.region & (work8 > 0) & (work8 < 255)
+    soft = cv2.dilate(soft.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    soft &= result.region
+    flat = np.flatnonzero(_resize_mask(soft, width, height))
+    if flat.size == 0:
+        return alpha8
+    coeff = _bilinear_at(result.coeff, flat, width, height)
+    photo = rgb.reshape(-1, 3)[flat].astype(np.float32) * np.float32(1.0 / 255.0)
+    values = np.einsum("ij,ij->i", coeff[:, :3], photo) + coeff[:, 3]
+    alpha8.ravel()[flat] = _to_byte(np.clip(values, 0.0, 1.0))
+    return alpha8
+
+
+def _bilinear_at(
+    array: FloatArray, flat: npt.NDArray[np.intp], width: int, height: int
+) -> FloatArray:
+    """``array`` (h x w x C) resized bilinearly to ``width`` x ``height`` (pixel centres
+    aligned, as cv2.resize), read only at the flat indices ``flat``."""
+    small_h, small_w = array.shape[:2]
+    rows, cols = np.divmod(flat, width)
+    y = (rows + 0.5) * (small_h / height) - 0.5
+    x = (cols + 0.5) * (small_w / width) - 0.5
+    np.clip(y, 0, small_h - 1, out=y)
+    np.clip(x, 0, small_w - 1, out=x)
+    y0 = y.astype(np.intp)
+    x0 = x.astype(np.intp)
+    y1 = np.minimum(y0 + 1, small_h - 1)
+    x1 = np.minimum(x0 + 1, small_w - 1)
+    wy = (y - y0).astype(np.float32)[:, None]
+    wx = (x - x0).astype(np.float32)[:, None]
+    top = array[y0, x0] * (1 - wx) + array[y0, x1] * wx
+    bottom = array[y1, x0] * (1 - wx) + array[y1, x1] * wx
+    result: FloatArray = top * (1 - wy) + bottom * wy
+    return result
+
+
+def _bounds(mask: BoolArray, pad: int) -> tuple[slice, slice]:
+    """Row and column slices of ``mask``'s bounding box grown by ``pad``."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    height, width = mask.shape
+    return (
+        slice(max(0, int(rows[0]) - pad), min(height, int(rows[-1]) + pad + 1)),
+        slice(max(0, int(cols[0]) - pad), min(width, int(cols[-1]) + pad + 1)),
+    )
+
+
+def _candidates(
+    pixels: FloatArray, known: BoolArray, flat: npt.NDArray[np.intp]
+) -> list[FloatArray]:
+    """Colour candidates at the pixels ``flat``: the nearest known pixel's colour and a
+    smooth fill of the known region."""
+    return [_nearest_colour(pixels, known, flat), _fill(pixels, known).reshape(-1, 3)[flat]]
+
+
+def _nearest_colour(pixels: FloatArray, known: BoolArray, flat: npt.NDArray[np.intp]) -> FloatArray:
+    source = np.where(known, np.uint8(0), np.uint8(1))
+    _, labels = cv2.distanceTransformWithLabels(
+        source, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    known_flat = np.flatnonzero(known)
+    table = np.zeros((int(labels.max()) + 1, 3), np.float32)
+    table[labels.ravel()[known_flat]] = pixels.reshape(-1, 3)[known_flat]
+    result: FloatArray = table[labels.ravel()[flat]]
+    return result
+
+
+def _fill(pixels: FloatArray, known: BoolArray) -> FloatArray:
+    """Known colours spread smoothly over the unknown (pyramid push-pull)."""
+    weight = known.astype(np.float32)
+    weights = [weight]
+    values = [pixels * weight[..., None]]
+    while min(weights[-1].shape) > 4:
+        weights.append(np.asarray(cv2.pyrDown(weights[-1]), np.float32))
+        values.append(np.asarray(cv2.pyrDown(values[-1]), np.float32))
+    estimate = values[-1] / np.maximum(weights[-1], 1e-6)[..., None]
+    for level in range(len(values) - 2, -1, -1):
+        height, width = weights[level].shape
+        up = cv2.pyrUp(estimate, dstsize=(width, height))
+        mix = np.clip(weights[level] * 4.0, 0.0, 1.0)[..., None]
+        own = values[level] / np.maximum(weights[level], 1e-6)[..., None]
+        estimate = own * mix + up * (1.0 - mix)
+    result: FloatArray = estimate.astype(np.float32)
+    return result
+
+
+def _select(
+    colour: FloatArray,
+    fg_candidates: list[FloatArray],
+    bg_candidates: list[FloatArray],
+    params: EdgeParams,
+) -> tuple[FloatArray, FloatArray]:
+    """The alpha of the best (F, B) pair per pixel, and the trust in it."""
+    best_cost = np.full(colour.shape[0], np.inf, np.float32)
+    best_alpha = np.zeros(colour.shape[0], np.float32)
+    best_trust = np.zeros(colour.shape[0], np.float32)
+    for fg in fg_candidates:
+        for bg in bg_candidates:
+            direction = fg - bg
+            spread = np.einsum("ij,ij->i", direction, direction)
+            alpha = np.einsum("ij,ij->i", colour - bg, direction) / (spread + 1e-4)
+            np.clip(alpha, 0.0, 1.0, out=alpha)
+            error = colour - bg - alpha[:, None] * direction
+            residual = np.einsum("ij,ij->i", error, error)
+            cost = residual + params.separation / (spread + 1e-3)
+            better = cost < best_cost
+            best_cost[better] = cost[better]
+            best_alpha[better] = alpha[better]
+            trust = spread / (spread + params.contrast) * np.exp(-residual / params.residual)
+            best_trust[better] = trust[better]
+    return best_alpha, best_trust
+
+
+def _guided_coefficients(
+    guide: FloatArray, target: FloatArray, radius: int, eps: float
+) -> FloatArray:
+    """Colour guided filter (He, Sun, Tang): the window-averaged ``A`` and ``b`` stacked as
+    H x W x 4, so that the filtered target is ``A . I + b``."""
+    size = (2 * radius + 1, 2 * radius + 1)
+
+    def box(array: FloatArray) -> FloatArray:
+        return np.asarray(cv2.boxFilter(array, -1, size, borderType=cv2.BORDER_REFLECT), np.float32)
+
+    mean_i = box(guide)
+    mean_p = box(target)
+    cov_ip = box(guide * target[..., None]) - mean_i * mean_p[..., None]
+    pairs = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
+    second = box(np.stack([guide[..., i] * guide[..., j] for i, j in pairs], axis=2))
+    var = [second[..., k] - mean_i[..., i] * mean_i[..., j] for k, (i, j) in enumerate(pairs)]
+    rr, rg, rb, gg, gb, bb = var
+    rr = rr + eps
+    gg = gg + eps
+    bb = bb + eps
+    # inverse of the symmetric 3 x 3 covariance by cofactors
+    i_rr = gg * bb - gb * gb
+    i_rg = gb * rb - rg * bb
+    i_rb = rg * gb - gg * rb
+    i_gg = rr * bb - rb * rb
+    i_gb = rb * rg - rr * gb
+    i_bb = rr * gg - rg * rg
+    det = rr * i_rr + rg * i_rg + rb * i_rb
+    inv_det = 1.0 / np.maximum(det, 1e-12)
+    c_r, c_g, c_b = cov_ip[..., 0], cov_ip[..., 1], cov_ip[..., 2]
+    coeff = np.stack(
+        [
+            (i_rr * c_r + i_rg * c_g + i_rb * c_b) * inv_det,
+            (i_rg * c_r + i_gg * c_g + i_gb * c_b) * inv_det,
+            (i_rb * c_r + i_gb * c_g + i_bb * c_b) * inv_det,
+        ],
+        axis=2,
+    ).astype(np.float32)
+    offset = (mean_p - np.einsum("ijk,ijk->ij", coeff, mean_i)).astype(np.float32)
+    result: FloatArray = box(np.concatenate([coeff, offset[..., None]], axis=2))
+    return result
+
+
+# -- confidence ---------------------------------------------------------------------------
+
+
+def _confidence(trust: FloatArray, prior: FloatArray) -> float:
+    """1 - the share of the unknown band that neither the colours nor the model decided."""
+    undecided = (prior > _UNDECIDED) & (prior < 1.0 - _UNDECIDED)
+    doubt = float(np.mean((1.0 - trust) * undecided)) if trust.size else 0.0
+    return float(np.clip(1.0 - doubt, 0.0, 1.0))
+
+
+def _matte_confidence(matte8: ByteArray) -> float:
+    """Without refinement: 1 - the share of the outline's pixels the matte left undecided."""
+    low, high = round(_UNDECIDED * 255), round((1 - _UNDECIDED) * 255)
+    undecided = np.count_nonzero((matte8 > low) & (matte8 < high))
+    outline = np.count_nonzero(
+        (matte8 > round(_BACKGROUND * 255)) & (matte8 < round(_FOREGROUND * 255))
+    )
+    return 1.0 if outline == 0 else float(1.0 - undecided / outline)
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _as_byte(matte: ByteArray | FloatArray) -> ByteArray:
+    if matte.dtype == np.uint8:
+        return np.asarray(matte, np.uint8)
+    unit = np.clip(np.nan_to_num(np.asarray(matte, np.float32)), 0.0, 1.0)
+    return _to_byte(unit)
+
+
+def _to_byte(alpha: FloatArray) -> ByteArray:
+    result: ByteArray = (alpha * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
+    return result
+
+
+def _within(matte: FloatArray, distance: int) -> BoolArray:
+    """The pixels at most ``distance`` from the matte's outline (its 0.5 level)."""
+    core = (matte >= 0.5).astype(np.uint8)
+    dist_out = cv2.distanceTransform(1 - core, cv2.DIST_L2, 3)
+    dist_in = cv2.distanceTransform(core, cv2.DIST_L2, 3)
+    result: BoolArray = (dist_out <= distance) & (dist_in <= distance)
+    return result
+
+
+def _resize_mask(mask: BoolArray, width: int, height: int) -> BoolArray:
+    resized = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
+    result: BoolArray = resized.astype(bool)
+    return result
