@@ -73,13 +73,15 @@ class EdgeParams:
 # every level but "off"
 LEVELS: dict[EdgeLevel, EdgeParams] = {
     "fast": EdgeParams(work_pixels=300_000),
-    "balanced": EdgeParams(work_pixels=500_000, passes=2, reach=0.08, colour_size=384),
-    "best": EdgeParams(work_pixels=1_500_000, passes=3, reach=0.08, colour_size=768),
+    "balanced": EdgeParams(work_pixels=500_000, passes=2, reach=0.08),
+    "best": EdgeParams(work_pixels=1_500_000, passes=3, reach=0.08, colour_size=512),
 }
 
 # the matte's own certainty: inside these it counts as foreground / background
 _FOREGROUND = 0.97
 _BACKGROUND = 0.03
+# points per row of a cv2.remap map
+_MAP_WIDTH = 4096
 # smaller images are returned as they are (no room for a band)
 _MIN_SIDE = 8
 # the outline pixels whose model matte is this far from 0 and 1 count as undecided
@@ -113,16 +115,18 @@ def refine_edges(
         raise ValueError(f"rgb {rgb.shape} and matte {matte.shape} do not match")
     matte8 = _as_byte(matte)
     if level == "off" or min(matte8.shape) < _MIN_SIDE:
-        alpha8, confidence = matte8, _matte_confidence(matte8)
-    else:
-        alpha8, confidence = _refine(rgb, matte8, LEVELS[level])
-    if keep is not None:
-        alpha8 = np.minimum(alpha8, keep)
+        return Edges(alpha=_ceiling(matte8, keep), rgb=rgb, confidence=_matte_confidence(matte8))
+    params = LEVELS[level]
+    refined = _refine(rgb, matte8, params)
+    alpha8 = _ceiling(refined.alpha, keep)
     out_rgb = rgb
-    if colours and level != "off":
+    if colours:
         unit = alpha8.astype(np.float32) * np.float32(1.0 / 255.0)
-        out_rgb = refine_foreground(rgb, unit, work_size=LEVELS[level].colour_size)
-    return Edges(alpha=alpha8, rgb=out_rgb, confidence=confidence)
+        reduced = None
+        if refined.work is not None and keep is None:
+            reduced = _reduced(*refined.work, params.colour_size)
+        out_rgb = refine_foreground(rgb, unit, work_size=params.colour_size, reduced=reduced)
+    return Edges(alpha=alpha8, rgb=out_rgb, confidence=refined.confidence)
 
 
 # -- the refinement ---------------------------------------------------------------------
@@ -159,7 +163,15 @@ class _Pass:
     prior: FloatArray  # per estimated pixel: the matte's value
 
 
-def _refine(rgb: ByteArray, matte8: ByteArray, params: EdgeParams) -> tuple[ByteArray, float]:
+@dataclass(frozen=True)
+class _Refined:
+    alpha: ByteArray
+    confidence: float
+    # the working copy (image in [0, 1], refined alpha) when it is smaller than the photo
+    work: tuple[FloatArray, FloatArray] | None
+
+
+def _refine(rgb: ByteArray, matte8: ByteArray, params: EdgeParams) -> _Refined:
     height, width = matte8.shape
     scale = min(1.0, math.sqrt(params.work_pixels / (height * width)))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -174,7 +186,7 @@ def _refine(rgb: ByteArray, matte8: ByteArray, params: EdgeParams) -> tuple[Byte
     near = _within(matte, geometry.reach)
     result = _estimate(pixels, matte, near, geometry, params)
     if result is None:
-        return matte8, _matte_confidence(matte8)
+        return _Refined(matte8, _matte_confidence(matte8), None)
     confidence = _confidence(result.trust, result.prior)
     for _ in range(params.passes - 1):
         again = _estimate(pixels, result.alpha, near, geometry, params)
@@ -182,8 +194,8 @@ def _refine(rgb: ByteArray, matte8: ByteArray, params: EdgeParams) -> tuple[Byte
             break
         result = again
     if scale == 1.0:
-        return _to_byte(result.alpha), confidence
-    return _full_size(rgb, matte8, near, result), confidence
+        return _Refined(_to_byte(result.alpha), confidence, None)
+    return _Refined(_full_size(rgb, matte8, near, result), confidence, (pixels, result.alpha))
 
 
 def _estimate(
@@ -257,23 +269,25 @@ def _bilinear_at(
     array: FloatArray, flat: npt.NDArray[np.intp], width: int, height: int
 ) -> FloatArray:
     """``array`` (h x w x C) resized bilinearly to ``width`` x ``height`` (pixel centres
-    aligned, as cv2.resize), read only at the flat indices ``flat``."""
+    aligned, as cv2.resize does), evaluated only at the flat indices ``flat``."""
     small_h, small_w = array.shape[:2]
     rows, cols = np.divmod(flat, width)
-    y = (rows + 0.5) * (small_h / height) - 0.5
-    x = (cols + 0.5) * (small_w / width) - 0.5
-    np.clip(y, 0, small_h - 1, out=y)
-    np.clip(x, 0, small_w - 1, out=x)
-    y0 = y.astype(np.intp)
-    x0 = x.astype(np.intp)
-    y1 = np.minimum(y0 + 1, small_h - 1)
-    x1 = np.minimum(x0 + 1, small_w - 1)
-    wy = (y - y0).astype(np.float32)[:, None]
-    wx = (x - x0).astype(np.float32)[:, None]
-    top = array[y0, x0] * (1 - wx) + array[y0, x1] * wx
-    bottom = array[y1, x0] * (1 - wx) + array[y1, x1] * wx
-    result: FloatArray = top * (1 - wy) + bottom * wy
-    return result
+    # remap wants a 2-D map under 32767 per side: the points as rows of _MAP_WIDTH
+    count = flat.size
+    padded = -(-count // _MAP_WIDTH) * _MAP_WIDTH
+    map_y = np.zeros(padded, np.float32)
+    map_x = np.zeros(padded, np.float32)
+    map_y[:count] = (rows + 0.5) * (small_h / height) - 0.5
+    map_x[:count] = (cols + 0.5) * (small_w / width) - 0.5
+    shape = (padded // _MAP_WIDTH, _MAP_WIDTH)
+    sampled = cv2.remap(
+        array,
+        map_x.reshape(shape),
+        map_y.reshape(shape),
+        interpolation=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    return np.asarray(sampled, np.float32).reshape(padded, array.shape[2])[:count]
 
 
 def _bounds(mask: BoolArray, pad: int) -> tuple[slice, slice]:
@@ -292,7 +306,7 @@ def _candidates(
 ) -> list[FloatArray]:
     """Colour candidates at the pixels ``flat``: the nearest known pixel's colour and a
     smooth fill of the known region."""
-    return [_nearest_colour(pixels, known, flat), _fill(pixels, known).reshape(-1, 3)[flat]]
+    return [_nearest_colour(pixels, known, flat), _fill_at(pixels, known, flat)]
 
 
 def _nearest_colour(pixels: FloatArray, known: BoolArray, flat: npt.NDArray[np.intp]) -> FloatArray:
@@ -300,18 +314,26 @@ def _nearest_colour(pixels: FloatArray, known: BoolArray, flat: npt.NDArray[np.i
     _, labels = cv2.distanceTransformWithLabels(
         source, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
     )
+    colours = pixels.reshape(-1, 3)
     known_flat = np.flatnonzero(known)
+    nearest = labels.ravel()[flat]
+    # OpenCV numbers the known pixels 1..N in raster order; check the ends, else map
+    ends = labels.ravel()[known_flat[[0, -1]]]
+    if ends[0] == 1 and ends[1] == known_flat.size:
+        result: FloatArray = colours[known_flat[nearest - 1]]
+        return result
     table = np.zeros((int(labels.max()) + 1, 3), np.float32)
-    table[labels.ravel()[known_flat]] = pixels.reshape(-1, 3)[known_flat]
-    result: FloatArray = table[labels.ravel()[flat]]
-    return result
+    table[labels.ravel()[known_flat]] = colours[known_flat]
+    mapped: FloatArray = table[nearest]
+    return mapped
 
 
-def _fill(pixels: FloatArray, known: BoolArray) -> FloatArray:
-    """Known colours spread smoothly over the unknown (pyramid push-pull)."""
-    weight = known.astype(np.float32)
+def _fill_at(pixels: FloatArray, known: BoolArray, flat: npt.NDArray[np.intp]) -> FloatArray:
+    """Known colours spread smoothly over the unknown (pyramid push-pull), read at the
+    pixels ``flat``. The fill is smooth, so it is built from the half-size level up."""
+    weight = np.asarray(cv2.pyrDown(known.astype(np.float32)), np.float32)
     weights = [weight]
-    values = [pixels * weight[..., None]]
+    values = [np.asarray(cv2.pyrDown(pixels * known[..., None]), np.float32)]
     while min(weights[-1].shape) > 4:
         weights.append(np.asarray(cv2.pyrDown(weights[-1]), np.float32))
         values.append(np.asarray(cv2.pyrDown(values[-1]), np.float32))
@@ -322,8 +344,8 @@ def _fill(pixels: FloatArray, known: BoolArray) -> FloatArray:
         mix = np.clip(weights[level] * 4.0, 0.0, 1.0)[..., None]
         own = values[level] / np.maximum(weights[level], 1e-6)[..., None]
         estimate = own * mix + up * (1.0 - mix)
-    result: FloatArray = estimate.astype(np.float32)
-    return result
+    height, width = known.shape
+    return _bilinear_at(estimate.astype(np.float32), flat, width, height)
 
 
 def _select(
@@ -438,6 +460,23 @@ def _within(matte: FloatArray, distance: int) -> BoolArray:
     dist_in = cv2.distanceTransform(core, cv2.DIST_L2, 3)
     result: BoolArray = (dist_out <= distance) & (dist_in <= distance)
     return result
+
+
+def _ceiling(alpha8: ByteArray, keep: ByteArray | None) -> ByteArray:
+    return alpha8 if keep is None else np.minimum(alpha8, keep)
+
+
+def _reduced(image: FloatArray, alpha: FloatArray, long_side: int) -> tuple[FloatArray, FloatArray]:
+    """The working copy area-reduced to ``long_side`` (for the edge colours)."""
+    height, width = alpha.shape
+    factor = max(1.0, max(height, width) / long_side)
+    if factor == 1.0:
+        return image, alpha
+    size = (max(1, round(width / factor)), max(1, round(height / factor)))
+    return (
+        np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), np.float32),
+        np.asarray(cv2.resize(alpha, size, interpolation=cv2.INTER_AREA), np.float32),
+    )
 
 
 def _resize_mask(mask: BoolArray, width: int, height: int) -> BoolArray:

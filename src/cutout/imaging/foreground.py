@@ -235,10 +235,14 @@ def refine_foreground(
     work_size: int = WORK_SIZE,
     regularization: float = REGULARIZATION,
     gradient_weight: float = GRADIENT_WEIGHT,
+    reduced: tuple[FloatArray, FloatArray] | None = None,
 ) -> ByteArray:
     """``rgb`` with the old background's colour taken out of its soft-alpha pixels.
 
-    Pixels whose alpha rounds to 0 or 255 are returned unchanged.
+    Pixels whose alpha rounds to 0 or 255 are returned unchanged. ``reduced``: the image
+    (H' x W' x 3 float in [0, 1]) and alpha already reduced to the working size by the
+    caller, used instead of reducing ``rgb`` and ``alpha`` here (``work_size`` is then
+    unused).
     """
     alpha = np.asarray(alpha, np.float32)
     height, width = alpha.shape
@@ -248,7 +252,9 @@ def refine_foreground(
         return result
     factor = max(1.0, max(height, width) / work_size)
     small_size = (max(1, round(width / factor)), max(1, round(height / factor)))
-    if factor > 1.0:
+    if reduced is not None:
+        small_image, small_alpha = reduced
+    elif factor > 1.0:
         small_rgb = Image.fromarray(rgb).resize(small_size, Image.Resampling.BOX)
         small_image = np.asarray(small_rgb, np.float32) / np.float32(255.0)
         small_alpha = _resize_channels(alpha[..., None], small_size, Image.Resampling.BOX)[0]
