@@ -11,17 +11,25 @@ bounds the images in flight (decoded, waiting or being encoded), so memory stays
 however many files there are. Results are written in completion order, and every job is
 reported exactly once, as written or failed with a one-line reason; the exception is a
 required GPU that is lost (:class:`GpuUnavailableError`), which stops the run at once.
+
+Ctrl-C (SIGINT) only sets a flag while the jobs run; the model thread sees it within a
+tenth of a second and raises :class:`KeyboardInterrupt` itself. Python's default handler
+raises wherever the main thread happens to be, and an exception raised inside a
+finaliser (``__del__``) is printed and dropped, so an interrupt could be lost and the
+run carry on to the end.
 """
 
 from __future__ import annotations
 
 import os
 import queue
+import signal
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from cutout.arrays import FloatArray
@@ -37,6 +45,33 @@ __all__ = ["Reporter", "run_jobs", "write_atomically"]
 Reporter = Callable[[Job, str | None], None]
 
 _Item = tuple[Job, Prepared | None, str | None]
+
+# how often the model thread looks at the interrupt flag while it waits
+_POLL_S = 0.1
+
+
+@contextmanager
+def _interrupt_flag() -> Iterator[threading.Event]:
+    """An event that SIGINT sets, while the block runs (main thread only)."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.set())
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _next(ready: queue.Queue[_Item], interrupted: threading.Event) -> _Item:
+    while True:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        try:
+            return ready.get(timeout=_POLL_S)
+        except queue.Empty:
+            continue
 
 
 def describe(exc: BaseException, *, debug: bool) -> str:
@@ -129,9 +164,21 @@ def run_jobs(
                 decoders.submit(prepare, job)
 
         feeder = threading.Thread(target=feed, name="cutout-feed", daemon=True)
-        feeder.start()
         try:
-            _infer_loop(engine, ready, len(jobs), max_batch, report, encoders, finish, slots, debug)
+            with _interrupt_flag() as interrupted:
+                feeder.start()
+                _infer_loop(
+                    engine,
+                    ready,
+                    interrupted,
+                    len(jobs),
+                    max_batch,
+                    report,
+                    encoders,
+                    finish,
+                    slots,
+                    debug,
+                )
         except BaseException:
             stop.set()
             decoders.shutdown(wait=False, cancel_futures=True)
@@ -143,6 +190,7 @@ def run_jobs(
 def _infer_loop(
     engine: Engine,
     ready: queue.Queue[_Item],
+    interrupted: threading.Event,
     total: int,
     max_batch: int,
     report: Reporter,
@@ -153,7 +201,7 @@ def _infer_loop(
 ) -> None:
     received = 0
     while received < total:
-        items = [ready.get()]
+        items = [_next(ready, interrupted)]
         while len(items) < max_batch:
             try:
                 items.append(ready.get_nowait())
