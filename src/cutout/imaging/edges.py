@@ -176,8 +176,8 @@ def _refine(rgb: ByteArray, matte8: ByteArray, params: EdgeParams) -> _Refined:
     scale = min(1.0, math.sqrt(params.work_pixels / (height * width)))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     if scale < 1.0:
-        image = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        small8 = cv2.resize(matte8, size, interpolation=cv2.INTER_AREA)
+        image = _area_reduce(rgb, size)
+        small8 = _area_reduce(matte8, size)
     else:
         image, small8 = rgb, matte8
     pixels = image.astype(np.float32) * np.float32(1.0 / 255.0)
@@ -460,6 +460,19 @@ def _within(matte: FloatArray, distance: int) -> BoolArray:
     dist_in = cv2.distanceTransform(core, cv2.DIST_L2, 3)
     result: BoolArray = (dist_out <= distance) & (dist_in <= distance)
     return result
+
+
+def _area_reduce(array: ByteArray, size: tuple[int, int]) -> ByteArray:
+    """``array`` area-averaged down to ``size`` (width, height). OpenCV's area filter is
+    several times faster by a whole factor, so the bulk of the way is taken by one."""
+    height, width = array.shape[:2]
+    factor = min(width // size[0], height // size[1])
+    if factor >= 2:
+        whole = (width // factor, height // factor)
+        array = np.asarray(cv2.resize(array, whole, interpolation=cv2.INTER_AREA), np.uint8)
+        if whole == size:
+            return array
+    return np.asarray(cv2.resize(array, size, interpolation=cv2.INTER_AREA), np.uint8)
 
 
 def _ceiling(alpha8: ByteArray, keep: ByteArray | None) -> ByteArray:
