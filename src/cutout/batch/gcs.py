@@ -130,6 +130,9 @@ class GcsStore:
             raise translate_gcs(exc, f"stat {self._location.join(name)}") from exc
         return None if blob is None else self._item(name, blob)
 
+    def content_digest(self, data: bytes) -> str:
+        return _md5(data)
+
     # writing ---------------------------------------------------------------------------
     def write(
         self,
