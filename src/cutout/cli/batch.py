@@ -195,8 +195,10 @@ def _execute_watched(args: argparse.Namespace, setup: _Setup, interrupts: _Inter
     from cutout.cli._paths import IMAGE_SUFFIXES
     from cutout.engine import Engine
 
-    src = open_store(setup.src)
-    dst = open_store(setup.dst, create=True)
+    # the io threads, and the report or a stat beside them
+    connections = args.io_threads + 2
+    src = open_store(setup.src, connections=connections)
+    dst = open_store(setup.dst, create=True, connections=connections)
     work = plan(
         src.list(),
         dst.list(),
@@ -283,7 +285,8 @@ def _finish(
     stats = result.stats
     rate = stats.taken / stats.wall_s if stats.wall_s > 0 else 0.0
     line = f"cutout: {_title(setup, dst)}: {result.summary}; took {stats.wall_s:.1f} s"
-    line += f" ({rate:.1f} items/s)"
+    # the model's idle share tells whether more --io-threads (or CPUs) would help
+    line += f" ({rate:.1f} items/s, model idle {100 * stats.idle_fraction:.1f} %)"
     if result.left:
         line += f"; {result.left} left for the next run"
     if unwritten is None:
