@@ -1,8 +1,8 @@
 """``cutout batch`` throughput: against ``cutout remove`` on a folder, and from Cloud Storage.
 
 1. **Folder**: the same photos, the same options, the commands a user types, run in
-   turns (remove, batch, remove, batch, ...) so that other work on the machine slows
-   both alike: ``cutout remove IN -o OUT`` and ``cutout batch IN OUT`` (each into a fresh
+   turns (remove then batch, batch then remove, ...) so that other work on the machine
+   slows both alike: ``cutout remove IN -o OUT`` and ``cutout batch IN OUT`` (each into a fresh
    folder, so nothing is skipped). Wall time of the whole command, process start and
    model load included; the ratio batch / remove (goal: at most 1.10).
 2. **Cloud Storage**: ``cutout batch gs://B/in gs://B/out`` against the local fake of the
@@ -91,8 +91,14 @@ def folder_runs(photos: dict[str, bytes], runs: int, options: list[str]) -> None
             (source / name).write_bytes(data)
         rows = []
         for run in range(runs):
-            remove = cutout(["remove", str(source), "-o", f"{temp}/remove-{run}", *options])
-            batch = cutout(["batch", str(source), f"{temp}/batch-{run}", "-q", *options])
+            remove_args = ["remove", str(source), "-o", f"{temp}/remove-{run}", *options]
+            batch_args = ["batch", str(source), f"{temp}/batch-{run}", "-q", *options]
+            if run % 2:  # each goes first in every other run
+                batch = cutout(batch_args)
+                remove = cutout(remove_args)
+            else:
+                remove = cutout(remove_args)
+                batch = cutout(batch_args)
             rows.append((remove, batch))
     print(f"\n## Folder: {len(photos)} photos, options {' '.join(options) or '(none)'}\n")
     print("| run | remove wall s | batch wall s | ratio | remove CPU s | batch CPU s | ratio |")

@@ -248,3 +248,37 @@ def test_a_missing_folder_or_bucket_and_a_denied_listing_exit_1(
     code, err = batch(capsys, f"gs://{BUCKET}/in", tmp_path / "out")
     assert code == 1 and len(err) == 1
     assert err[0].startswith(f"cutout: list gs://{BUCKET}/in/: permission denied")
+
+
+def test_a_pause_without_a_sigcont_ends_by_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+    import threading
+
+    from cutout.batch.pipeline import Control
+    from cutout.cli import batch as command
+
+    monkeypatch.setattr(command, "_PAUSE_LIMIT_S", 0.01)
+    interrupts = command._Interrupts(Control(), cloud_run=True)
+    assert set(interrupts.callbacks()) == {
+        signal.SIGTERM,
+        signal.SIGINT,
+        signal.SIGTSTP,
+        signal.SIGCONT,
+    }
+    interrupts.pause(signal.SIGTSTP)
+    assert interrupts.control.paused
+    for _ in range(3000):
+        if not interrupts.control.paused:
+            break
+        threading.Event().wait(0.01)
+    assert not interrupts.control.paused
+    # an earlier pause's timer never ends a later pause
+    monkeypatch.setattr(command, "_PAUSE_LIMIT_S", 3600)
+    interrupts.pauses += 1  # as if a pause had come and gone meanwhile
+    interrupts.control.pause()
+    interrupts._resume_pause(interrupts.pauses - 1)
+    assert interrupts.control.paused
+    assert set(command._Interrupts(Control(), cloud_run=False).callbacks()) == {
+        signal.SIGTERM,
+        signal.SIGINT,
+    }

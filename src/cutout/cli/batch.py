@@ -20,6 +20,7 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["register", "run"]
 
 _IO_THREADS = 8  # requests in flight per store: 160 items/s from a store answering in 50 ms
+_PAUSE_LIMIT_S = 120.0  # paused by SIGTSTP: resume by then even without a SIGCONT
 
 
 def _count(text: str) -> int:
@@ -138,14 +140,15 @@ class _Interrupts:
     SIGKILL) and SIGINT: take no new item, finish what is past the model, save the
     report; a second one exits at once (every write is atomic, so nothing half-written
     can remain). In a Cloud Run task only, SIGTSTP (10 s before a maintenance migration)
-    pauses taking new items and saves the report, SIGCONT resumes; elsewhere Ctrl-Z
-    keeps its meaning."""
+    pauses taking new items and saves the report, SIGCONT (or, failing that,
+    ``_PAUSE_LIMIT_S``) resumes; elsewhere Ctrl-Z keeps its meaning."""
 
     def __init__(self, control: Control, *, cloud_run: bool) -> None:
         self.control = control
         self.cloud_run = cloud_run
         self.report: ShardReport | None = None
         self.signum: int | None = None
+        self.pauses = 0
 
     def callbacks(self) -> dict[int, Callable[[int], None]]:
         callbacks: dict[int, Callable[[int], None]] = {
@@ -165,7 +168,16 @@ class _Interrupts:
 
     def pause(self, signum: int) -> None:
         self.control.pause()
+        self.pauses += 1
+        # a SIGCONT that never comes must not leave the task idle until its timeout
+        timer = threading.Timer(_PAUSE_LIMIT_S, self._resume_pause, (self.pauses,))
+        timer.daemon = True
+        timer.start()
         self._save()
+
+    def _resume_pause(self, pause: int) -> None:
+        if pause == self.pauses:  # not a later pause, which has a timer of its own
+            self.control.resume()
 
     def resume(self, signum: int) -> None:
         self.control.resume()
