@@ -77,6 +77,21 @@ class Settings(BaseSettings):
     # Cloud Run sets K_REVISION; /model-info reports it.
     k_revision: str | None = Field(default=None, validation_alias=AliasChoices("K_REVISION"))
 
+    # Cloud Run Jobs set these in every task (reserved names: users cannot set them);
+    # `cutout batch` takes its shard from them when no --shard is given
+    cloud_run_task_index: int | None = Field(
+        default=None, ge=0, validation_alias=AliasChoices("CLOUD_RUN_TASK_INDEX")
+    )
+    cloud_run_task_count: int | None = Field(
+        default=None, ge=1, validation_alias=AliasChoices("CLOUD_RUN_TASK_COUNT")
+    )
+    cloud_run_task_attempt: int | None = Field(
+        default=None, ge=0, validation_alias=AliasChoices("CLOUD_RUN_TASK_ATTEMPT")
+    )
+    cloud_run_execution: str | None = Field(
+        default=None, validation_alias=AliasChoices("CLOUD_RUN_EXECUTION")
+    )
+
     @field_validator("api_keys", "url_allow_hosts", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
@@ -121,7 +136,13 @@ def load_settings(**overrides: object) -> Settings:
 
 
 def _env_name(location: tuple[int | str, ...]) -> str:
-    field_name = str(location[0]) if location else "?"
-    if field_name == "port":
-        return "PORT/CUTOUT_PORT"
-    return f"CUTOUT_{field_name.upper()}"
+    """The environment variable(s) a field is read from, as a user would set them.
+
+    An error's location is the field's name, or the alias it was read under."""
+    name = str(location[0]) if location else "?"
+    for field_name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        choices = [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else []
+        if name == field_name or name in choices:
+            return "/".join(choices) if choices else f"CUTOUT_{field_name.upper()}"
+    return f"CUTOUT_{name.upper()}"

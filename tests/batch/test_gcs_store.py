@@ -163,3 +163,15 @@ def test_a_store_that_answers_in_50_ms_serves_threads_side_by_side(
         thread.join()
     # one store, one client, many threads: requests overlap instead of queueing
     assert fake_storage.max_in_flight >= 4
+
+
+def test_a_store_for_many_requests_in_flight_keeps_that_many_connections(
+    storage_client: Any,
+) -> None:
+    session = storage_client._http  # google-cloud-core's requests session
+    assert session.get_adapter("http://127.0.0.1/")._pool_maxsize == 10  # requests' default
+    GcsStore(GcsLocation(BUCKET, PREFIX), client=storage_client, connections=8)
+    assert session.get_adapter("http://127.0.0.1/")._pool_maxsize == 10  # enough already
+    GcsStore(GcsLocation(BUCKET, PREFIX), client=storage_client, connections=34)
+    for scheme in ("http", "https"):
+        assert session.get_adapter(f"{scheme}://storage.googleapis.com/")._pool_maxsize == 34

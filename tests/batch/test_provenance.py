@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
+
+import numpy as np
 import pytest
 
-from cutout.batch.provenance import Provenance, is_current, options_digest
+from cutout.batch.provenance import Provenance, is_current, options_digest, options_record
 from cutout.batch.store import Item
+from cutout.options import (
+    BlurBackground,
+    ColorBackground,
+    ImageBackground,
+    Margin,
+    RemoveOptions,
+)
 
 OPTIONS = {"format": "png", "bg_color": None, "crop": False, "size": "full"}
 DIGEST = options_digest(OPTIONS, model="inspyrenet-base", version="0.1.0")
@@ -79,3 +89,65 @@ def test_a_new_version_with_the_same_bytes_is_current_by_its_digest() -> None:
     without = Provenance.of(source(digest=None), DIGEST).to_metadata()
     assert "cutout-source-digest" not in without
     assert not is_current(without, source(generation=205, digest=None), DIGEST)
+
+
+# one changed value per field of RemoveOptions (a field added later is covered by
+# options_record all the same: it reads the dataclass's fields)
+CHANGED = {
+    "mask": True,
+    "background": ColorBackground((255, 255, 255, 255)),
+    "threshold": 0.5,
+    "invert": True,
+    "crop": True,
+    "margin": Margin(top=5),
+    "canvas": (100, 100),
+    "fill": 0.5,
+    "shadow": True,
+    "refine_edges": True,
+    "format": "webp",
+    "roi": (0, 0, 10, 10),
+    "scale": 0.5,
+    "position": (0.2, 0.3),
+    "require_foreground": True,
+    "quality": 80,
+    "png_compress_level": 6,
+}
+
+
+def _digest(options: RemoveOptions) -> str:
+    return options_digest(options_record(options), model="u2netp")
+
+
+def test_every_field_of_the_remove_options_shapes_the_digest() -> None:
+    names = [field.name for field in fields(RemoveOptions)]
+    assert list(options_record(RemoveOptions())) == names
+    assert set(CHANGED) <= set(names)
+    digests = {
+        name: _digest(replace(RemoveOptions(), **{name: value})) for name, value in CHANGED.items()
+    }
+    assert _digest(RemoveOptions()) not in digests.values()
+    assert len(set(digests.values())) == len(CHANGED)
+    assert _digest(RemoveOptions()) == _digest(RemoveOptions())  # not by identity
+
+
+def test_backgrounds_are_told_apart_by_kind_and_a_photo_by_its_pixels() -> None:
+    photo = np.zeros((4, 6, 3), np.uint8)
+    same = ImageBackground(photo.copy())
+    other = photo.copy()
+    other[0, 0, 0] = 1
+    digests = [
+        _digest(RemoveOptions(background=ImageBackground(photo))),
+        _digest(RemoveOptions(background=ImageBackground(other))),
+        _digest(RemoveOptions(background=ImageBackground(photo[:, :4]))),
+        _digest(RemoveOptions(background=BlurBackground(20.0))),
+        _digest(RemoveOptions(background=ColorBackground((0, 0, 0, 255)))),
+    ]
+    assert len(set(digests)) == len(digests)
+    assert _digest(RemoveOptions(background=same)) == digests[0]
+    record = options_record(RemoveOptions(background=BlurBackground(3.0)))
+    assert record["background"] == {"type": "BlurBackground", "radius": 3.0}
+
+
+def test_a_value_of_an_unknown_kind_is_refused_not_left_out() -> None:
+    with pytest.raises(TypeError, match="cannot record an option value of type object"):
+        options_record(replace(RemoveOptions(), roi=object()))  # type: ignore[arg-type]

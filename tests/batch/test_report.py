@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from cutout.batch.errors import StoragePermissionError
 from cutout.batch.local import LocalStore
 from cutout.batch.report import (
     ReportLine,
@@ -75,3 +78,24 @@ def test_lines_that_do_not_parse_are_left_out(local_store: LocalStore) -> None:
         f'{good}\nnot json\n{{"source": "b"}}\n{{"source": "c", "output": "c", "status": "odd"}}\n',
     )
     assert [line.source for line in read_reports(local_store)] == ["a.jpg"]
+
+
+def test_a_due_rewrite_that_fails_never_fails_the_line_being_added(local_store: Store) -> None:
+    class Failing:
+        def __init__(self) -> None:
+            self.fail = True
+
+        def write_text(self, name: str, text: str, *, content_type: str = "") -> None:
+            if self.fail:
+                raise StoragePermissionError("write r: permission denied")
+            local_store.write_text(name, text, content_type=content_type)
+
+    failing = Failing()
+    report = ShardReport(failing, Shard(), flush_interval_s=0)  # type: ignore[arg-type]
+    report.add(ReportLine("a.jpg", "a.png", "done"))
+    assert report.flush_error is not None and report.flush_error.code == "storage_permission_denied"
+    with pytest.raises(StoragePermissionError):
+        report.flush()
+    failing.fail = False
+    report.add(ReportLine("b.jpg", "b.png", "done"))  # the next rewrite holds every line
+    assert local_store.read(report.name).decode().count("\n") == 2

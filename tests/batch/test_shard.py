@@ -13,7 +13,7 @@ from cutout.batch.shard import (
     Shard,
     parse_shard,
     resolve_shard,
-    shard_from_env,
+    shard_from_task,
     shard_of,
 )
 from cutout.batch.store import Item
@@ -92,26 +92,45 @@ def test_bad_shard_flags(text: str, says: str) -> None:
 
 
 def test_cloud_run_task_variables() -> None:
-    env = {"CLOUD_RUN_TASK_INDEX": "2", "CLOUD_RUN_TASK_COUNT": "8", "CLOUD_RUN_TASK_ATTEMPT": "1"}
-    assert shard_from_env(env) == Shard(2, 8)
-    assert shard_from_env({}) is None
-    assert resolve_shard(None, env) == Shard(2, 8)
-    assert resolve_shard("1/3", env) == Shard(1, 3)  # the flag wins
-    assert resolve_shard(None, {}) == Shard(0, 1)
+    assert shard_from_task(2, 8) == Shard(2, 8)
+    assert shard_from_task(None, None) is None
+    assert resolve_shard(None, 2, 8) == Shard(2, 8)
+    assert resolve_shard("1/3", 2, 8) == Shard(1, 3)  # the flag wins
+    assert resolve_shard(None, None, None) == Shard(0, 1)
 
 
 @pytest.mark.parametrize(
-    "env",
+    ("index", "count", "says"),
     [
-        {"CLOUD_RUN_TASK_INDEX": "2"},
-        {"CLOUD_RUN_TASK_COUNT": "2"},
-        {"CLOUD_RUN_TASK_INDEX": "2", "CLOUD_RUN_TASK_COUNT": "2"},
-        {"CLOUD_RUN_TASK_INDEX": "x", "CLOUD_RUN_TASK_COUNT": "2"},
+        (2, None, "CLOUD_RUN_TASK_COUNT is not set"),
+        (None, 2, "CLOUD_RUN_TASK_INDEX is not set"),
+        (2, 2, "is not a task: shard index must be 0..1"),
+        (0, MAX_SHARDS + 1, "is not a task: shard count must be 1.."),
     ],
 )
-def test_inconsistent_task_variables_are_a_config_error(env: dict[str, str]) -> None:
-    with pytest.raises(ConfigError):
-        shard_from_env(env)
+def test_inconsistent_task_variables_are_a_config_error(
+    index: int | None, count: int | None, says: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        shard_from_task(index, count)
+    assert says in caught.value.message
+
+
+def test_the_task_variables_come_through_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cutout.config import load_settings
+
+    monkeypatch.setenv("CLOUD_RUN_TASK_INDEX", "2")
+    monkeypatch.setenv("CLOUD_RUN_TASK_COUNT", "8")
+    monkeypatch.setenv("CLOUD_RUN_TASK_ATTEMPT", "1")
+    monkeypatch.setenv("CLOUD_RUN_EXECUTION", "catalogue-x7k2p")
+    settings = load_settings()
+    assert (settings.cloud_run_task_attempt, settings.cloud_run_execution) == (1, "catalogue-x7k2p")
+    shard = resolve_shard(None, settings.cloud_run_task_index, settings.cloud_run_task_count)
+    assert shard == Shard(2, 8)
+    monkeypatch.setenv("CLOUD_RUN_TASK_INDEX", "two")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.message.startswith("invalid settings: CLOUD_RUN_TASK_INDEX: ")
 
 
 def test_one_shard_owns_everything_without_hashing() -> None:

@@ -49,6 +49,7 @@ def test_bytes_and_metadata_round_trip(store: Store) -> None:
     assert (item.name, item.size, item.generation) == ("shoes/red.png", 4, result.generation)
     assert item.metadata == {"cutout-source": "shoes/red.jpg"}
     assert item.digest is not None
+    assert item.digest == store.content_digest(b"\x89PNG") != store.content_digest(b"PNG")
     assert store.stat("shoes/none.png") is None
     with pytest.raises(StorageNotFoundError):
         store.read("shoes/none.png")

@@ -44,6 +44,9 @@ class LoopbackServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # TCP_NODELAY: an answer's headers and body go out at once; with Nagle's
+            # algorithm the body waited for the client's delayed ACK (~40 ms a request)
+            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:
                 fake._handle(self, "GET")

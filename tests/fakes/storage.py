@@ -161,7 +161,9 @@ class FakeStorage(LoopbackServer):
         return self.state.objects.get((bucket, name))
 
     def names(self, bucket: str) -> list[str]:
-        return sorted(n for (b, n) in self.state.objects if b == bucket)
+        """The bucket's object names; safe to call while requests are being answered."""
+        with self.state._lock:
+            return sorted(n for (b, n) in self.state.objects if b == bucket)
 
     def requests_to(self, method: str, path_contains: str) -> list[StorageRequest]:
         return [r for r in self.requests if r.method == method and path_contains in r.path]

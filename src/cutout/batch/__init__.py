@@ -11,8 +11,11 @@
     provenance.py  what makes an output up to date, stored in the output's metadata
     report.py      one JSON line per item, per shard, and a summary
     errors.py      StorageNotFoundError, StoragePermissionError (under cutout.errors.StorageError)
+    plan.py        a shard's work from the two listings: sources, output names, refusals
+    pipeline.py    the scheduler: io threads, cpu threads and the model thread, bounded queues
+    runner.py      one shard: judge, read, run the model's stages, write, report
 
-Nothing here runs a model: a command takes items from a store, decides with
-:func:`~cutout.batch.provenance.is_current` what needs work, and writes outputs and
-reports back through a store. See docs/batch.md for the guarantees.
+Nothing here knows the engine: the runner drives any object with its three stages
+(``prepare / infer / finish``, :class:`~cutout.batch.runner.Model`), which the CLI
+fills with an :class:`~cutout.engine.Engine`. See docs/batch.md for the guarantees.
 """

@@ -45,7 +45,10 @@ def gcs_retry(*, initial_s: float = 1.0, maximum_s: float = 32.0, deadline_s: fl
 
 class GcsStore:
     """``gs://bucket/prefix``; ``client`` is a ``google.cloud.storage.Client`` (default: one
-    with Application Default Credentials); ``retry`` an api_core Retry (see gcs_retry)."""
+    with Application Default Credentials); ``retry`` an api_core Retry (see gcs_retry);
+    ``connections``: how many requests the caller will have in flight at once (the
+    client's connection pool keeps 10 by default and reconnects for every request
+    beyond that)."""
 
     def __init__(
         self,
@@ -55,6 +58,7 @@ class GcsStore:
         retry: Any = None,
         timeout_s: float = _DEFAULT_TIMEOUT_S,
         page_size: int | None = None,
+        connections: int | None = None,
     ) -> None:
         try:
             import google.cloud.storage as storage
@@ -80,6 +84,8 @@ class GcsStore:
                     f"cannot reach {location}: no usable Google credentials ({exc}); run "
                     "`gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS"
                 ) from exc
+        if connections is not None:
+            _widen_pool(client, connections)
         self._location = location
         self._client = client
         self._bucket = client.bucket(location.bucket)
@@ -129,6 +135,9 @@ class GcsStore:
         except self._foreign as exc:
             raise translate_gcs(exc, f"stat {self._location.join(name)}") from exc
         return None if blob is None else self._item(name, blob)
+
+    def content_digest(self, data: bytes) -> str:
+        return _md5(data)
 
     # writing ---------------------------------------------------------------------------
     def write(
@@ -184,6 +193,19 @@ class GcsStore:
         digest = f"md5:{blob.md5_hash}" if blob.md5_hash else None
         metadata = dict(blob.metadata or {})
         return Item(name, int(blob.size or 0), int(blob.generation), metadata, _known(digest))
+
+
+def _widen_pool(client: Any, connections: int) -> None:
+    """Let the client's HTTP session keep ``connections`` connections open (requests'
+    default is 10; beyond that every request opens a new connection, TLS handshake
+    included). The session is google-cloud-core's ``Client._http``: a requests Session."""
+    import requests
+
+    session = getattr(client, "_http", None)
+    if connections > requests.adapters.DEFAULT_POOLSIZE and isinstance(session, requests.Session):
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=connections)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
 
 
 def _known(digest: str | None) -> Callable[[], str | None] | None:

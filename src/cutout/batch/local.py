@@ -110,6 +110,9 @@ class LocalStore:
             return None
         return self._item(name, path, stat, self._sidecar_metadata(name, stat))
 
+    def content_digest(self, data: bytes) -> str:
+        return f"sha256:{hashlib.sha256(data).hexdigest()}"
+
     # writing ---------------------------------------------------------------------------
     def write(
         self,

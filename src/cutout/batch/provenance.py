@@ -18,15 +18,17 @@ malformed is "not current": an output without readable provenance is redone.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
 
 from cutout.batch.store import Item
+from cutout.options import RemoveOptions
 
-__all__ = ["KEYS", "Provenance", "is_current", "options_digest"]
+__all__ = ["KEYS", "Provenance", "is_current", "options_digest", "options_record"]
 
 KEYS = (
     "cutout-source",
@@ -47,6 +49,40 @@ def options_digest(options: Mapping[str, Any], *, model: str, version: str | Non
     except (TypeError, ValueError) as exc:
         raise ValueError(f"options must be JSON values: {exc}") from exc
     return "sha256:" + hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def options_record(options: RemoveOptions) -> dict[str, Any]:
+    """Every field of ``options`` as plain JSON values, for :func:`options_digest`.
+
+    Every field, read from the dataclass itself: each one shapes the output's bytes (that
+    is what RemoveOptions is for), and a field added later is covered without a change
+    here. Nested records keep their type's name (a colour and a blur background never
+    look alike); an array (a background photo) is its shape, type and SHA-256. A value of
+    a kind this does not know is a ``TypeError``, never silently left out.
+    """
+    return {field.name: _plain(getattr(options, field.name)) for field in fields(options)}
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, enum.Enum):
+        return _plain(value.value)
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if is_dataclass(value) and not isinstance(value, type):
+        record = {field.name: _plain(getattr(value, field.name)) for field in fields(value)}
+        return {"type": type(value).__name__, **record}
+    if hasattr(value, "tobytes") and hasattr(value, "shape") and hasattr(value, "dtype"):
+        data = value.tobytes()  # numpy: C order whatever the array's layout
+        return {
+            "shape": [int(side) for side in value.shape],
+            "dtype": str(value.dtype),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
+    raise TypeError(f"cannot record an option value of type {type(value).__name__}")
 
 
 @dataclass(frozen=True)

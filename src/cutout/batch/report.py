@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Literal, cast, get_args
 
+from cutout.batch.errors import StorageError
 from cutout.batch.shard import Shard
 from cutout.batch.store import META_DIR, Store
 
@@ -120,7 +121,8 @@ def summarize(lines: Iterable[ReportLine]) -> Summary:
 
 class ShardReport:
     """One shard's report: ``add`` lines from any thread; the file is rewritten when
-    ``flush_interval_s`` has passed since the last write, and by ``flush``."""
+    ``flush_interval_s`` has passed since the last write, and by ``flush`` (which raises
+    a :class:`StorageError` if it cannot write)."""
 
     def __init__(
         self,
@@ -139,6 +141,7 @@ class ShardReport:
         self._interval = flush_interval_s
         self._clock = clock
         self._last_flush = clock()
+        self.flush_error: StorageError | None = None
 
     @property
     def lines(self) -> list[ReportLine]:
@@ -146,11 +149,17 @@ class ShardReport:
             return list(self._lines)
 
     def add(self, line: ReportLine) -> None:
+        """Keep ``line``; rewrite the file if it is due. A rewrite that fails here is
+        remembered in :attr:`flush_error` (the next one writes every line again), never
+        raised: the caller is reporting an item, which must not fail because of this."""
         with self._lock:
             self._lines.append(line)
             due = self._clock() - self._last_flush >= self._interval
         if due:
-            self.flush()
+            try:
+                self.flush()
+            except StorageError as exc:
+                self.flush_error = exc
 
     def flush(self) -> None:
         with self._flushing:

@@ -8,15 +8,15 @@ shards cheap. The price is that shards are balanced only statistically (within a
 percent for thousands of items); an item's shard never changes as long as N does not.
 
 The shard comes from ``--shard I/N`` (0-based, as Cloud Run counts tasks) or from Cloud
-Run's ``CLOUD_RUN_TASK_INDEX`` / ``CLOUD_RUN_TASK_COUNT``, read from the mapping the
-caller passes in (only ``cutout.config`` reads the process environment).
+Run's ``CLOUD_RUN_TASK_INDEX`` / ``CLOUD_RUN_TASK_COUNT``, which the caller passes in as
+:class:`cutout.config.Settings` read them (only ``cutout.config`` reads the environment).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cutout.batch.store import Item
@@ -29,7 +29,7 @@ __all__ = [
     "Shard",
     "parse_shard",
     "resolve_shard",
-    "shard_from_env",
+    "shard_from_task",
     "shard_of",
 ]
 
@@ -98,24 +98,24 @@ def parse_shard(text: str) -> Shard:
     return Shard(index, count)
 
 
-def shard_from_env(env: Mapping[str, str]) -> Shard | None:
-    """The Cloud Run task's shard, or ``None`` outside a Cloud Run job."""
-    index, count = env.get(TASK_INDEX_ENV), env.get(TASK_COUNT_ENV)
+def shard_from_task(index: int | None, count: int | None) -> Shard | None:
+    """The Cloud Run task's shard from ``CLOUD_RUN_TASK_INDEX`` / ``CLOUD_RUN_TASK_COUNT``
+    (as :class:`cutout.config.Settings` read them), or ``None`` outside a Cloud Run job."""
     if index is None and count is None:
         return None
     if index is None or count is None:
         missing = TASK_INDEX_ENV if index is None else TASK_COUNT_ENV
         raise ConfigError(f"{missing} is not set, but the other Cloud Run task variable is")
     try:
-        return Shard(int(index), int(count))
+        return Shard(index, count)
     except ValueError as exc:
         raise ConfigError(
-            f"{TASK_INDEX_ENV}={index!r} / {TASK_COUNT_ENV}={count!r} is not a task: {exc}"
+            f"{TASK_INDEX_ENV}={index} / {TASK_COUNT_ENV}={count} is not a task: {exc}"
         ) from exc
 
 
-def resolve_shard(flag: str | None, env: Mapping[str, str]) -> Shard:
+def resolve_shard(flag: str | None, task_index: int | None, task_count: int | None) -> Shard:
     """``--shard`` if given, else the Cloud Run task's, else the whole set (0/1)."""
     if flag is not None:
         return parse_shard(flag)
-    return shard_from_env(env) or Shard()
+    return shard_from_task(task_index, task_count) or Shard()

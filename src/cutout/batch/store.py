@@ -84,6 +84,11 @@ class Store(Protocol):
         """The item with its metadata (``{}`` when it has none), or ``None`` if absent."""
         ...
 
+    def content_digest(self, data: bytes) -> str:
+        """The digest this store's items would carry for content ``data`` (their
+        ``Item.digest``): so a provenance can describe the very bytes that were read."""
+        ...
+
     def write(
         self,
         name: str,

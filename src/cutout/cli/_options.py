@@ -1,8 +1,12 @@
-"""Turn ``cutout remove``'s flags into one :class:`RemoveOptions` (parsers: cutout.options)."""
+"""The image flags of ``cutout remove`` (which ``cutout batch`` takes too): their one
+definition, and what they turn into: one :class:`RemoveOptions` (parsers:
+cutout.options) and the engine's :class:`Settings`."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cutout.arrays import ByteArray
 from cutout.errors import InvalidOptionError
@@ -17,7 +21,65 @@ from cutout.options import (
     parse_threshold,
 )
 
-__all__ = ["build_options"]
+if TYPE_CHECKING:
+    from cutout.config import Settings
+
+__all__ = ["add_remove_options", "build_options", "settings_from_args"]
+
+
+def add_remove_options(parser: argparse.ArgumentParser, *, format_help: str) -> None:
+    """The model and output flags, as groups of ``parser``; ``format_help`` says where
+    the command's default format comes from."""
+    from cutout.cli._choices import add_device_flag, add_quality_flag, add_require_gpu_flag
+    from cutout.models.registry import model_names
+
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", choices=model_names(), help="default: u2netp or CUTOUT_MODEL")
+    model.add_argument(
+        "--weights", type=Path, metavar="PATH", help="weights file (or CUTOUT_WEIGHTS)"
+    )
+    add_quality_flag(model)
+    add_device_flag(model)
+    add_require_gpu_flag(model)
+    model.add_argument(
+        "--resize", choices=("static", "dynamic"), help="model input size policy (default: model's)"
+    )
+    model.add_argument(
+        "--max-megapixels", type=float, metavar="MP", help="refuse larger images (default 50)"
+    )
+    output = parser.add_argument_group("output")
+    output.add_argument("--mask", action="store_true", help="write the alpha mask only")
+    output.add_argument(
+        "--bg", metavar="COLOR|IMAGE|blur", help="background: colour, image file or 'blur'"
+    )
+    output.add_argument("--crop", action="store_true", help="crop to the subject")
+    output.add_argument("--margin", metavar="N|N%", help="crop margin, px or %% (with --crop)")
+    output.add_argument("--canvas", metavar="WxH", help="place the subject on a WxH canvas")
+    output.add_argument(
+        "--fill", metavar="F", help="subject's share of the canvas: 0.8 or 80%% (default)"
+    )
+    output.add_argument("--shadow", action="store_true", help="add a soft drop shadow")
+    output.add_argument("--format", choices=OUTPUT_FORMATS, help=format_help)
+    output.add_argument("--threshold", metavar="T", help="hard alpha at T: 0.5 or 50%%")
+    output.add_argument("--invert", action="store_true", help="keep the background instead")
+    output.add_argument(
+        "--refine-edges", action="store_true", help="decontaminate edge colours (fur, hair)"
+    )
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The environment's settings with the model flags over them."""
+    from cutout.config import load_settings
+
+    return load_settings(
+        model=args.model,
+        quality=args.quality,
+        weights=args.weights,
+        device=args.device,
+        require_gpu=args.require_gpu,
+        resize=args.resize,
+        max_megapixels=args.max_megapixels,
+    )
 
 
 def _load_background(path: str) -> ByteArray:

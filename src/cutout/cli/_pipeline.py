@@ -39,7 +39,7 @@ from cutout.engine import Engine, Prepared
 from cutout.errors import CutoutError, GpuUnavailableError
 from cutout.options import RemoveOptions
 
-__all__ = ["Reporter", "run_jobs", "write_atomically"]
+__all__ = ["Reporter", "describe", "pool_size", "run_jobs", "write_atomically"]
 
 # (job, None) when written, (job, reason) when failed
 Reporter = Callable[[Job, str | None], None]
@@ -72,6 +72,12 @@ def _next(ready: queue.Queue[_Item], interrupted: threading.Event) -> _Item:
             return ready.get(timeout=_POLL_S)
         except queue.Empty:
             continue
+
+
+def pool_size() -> int:
+    """Threads per image pool (decode, encode): half the usable CPUs, 1 to 4; the model
+    thread and its runtime's own threads use the rest."""
+    return max(1, min(4, usable_cpus() // 2))
 
 
 def describe(exc: BaseException, *, debug: bool) -> str:
@@ -125,7 +131,7 @@ def run_jobs(
     """Process every job; ``report`` is called once per job, from any thread."""
     if not jobs:
         return
-    workers = workers or max(1, min(4, usable_cpus() // 2))
+    workers = workers or pool_size()
     max_batch = max(1, engine.spec.max_batch)
     slots = threading.Semaphore(max_batch + 2 * workers)
     ready: queue.Queue[_Item] = queue.Queue()

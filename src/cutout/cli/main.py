@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, cast
 
 from cutout import __version__
-from cutout.cli import bench, deploy, info, models, remove, serve
+from cutout.cli import batch, bench, deploy, info, models, remove, serve
 from cutout.errors import CutoutError
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 # name -> the function that adds the command's parser
 COMMANDS: dict[str, Callable[[_Subparsers], None]] = {
     "remove": remove.register,
+    "batch": batch.register,
     "models": models.register,
     "info": info.register,
     "serve": serve.register,

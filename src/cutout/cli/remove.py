@@ -23,9 +23,7 @@ _EXTENSION_FORMATS = {".png": "png", ".webp": "webp", ".jpg": "jpg", ".jpeg": "j
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from cutout.cli._choices import add_device_flag, add_quality_flag, add_require_gpu_flag
-    from cutout.models.registry import model_names
-    from cutout.options import OUTPUT_FORMATS
+    from cutout.cli._options import add_remove_options
 
     parser = subparsers.add_parser(
         "remove",
@@ -37,38 +35,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "-o", "--output", metavar="OUTPUT", help="output file (one input), folder, or - (stdout)"
     )
-    model = parser.add_argument_group("model")
-    model.add_argument("--model", choices=model_names(), help="default: u2netp or CUTOUT_MODEL")
-    model.add_argument(
-        "--weights", type=Path, metavar="PATH", help="weights file (or CUTOUT_WEIGHTS)"
-    )
-    add_quality_flag(model)
-    add_device_flag(model)
-    add_require_gpu_flag(model)
-    model.add_argument(
-        "--resize", choices=("static", "dynamic"), help="model input size policy (default: model's)"
-    )
-    model.add_argument(
-        "--max-megapixels", type=float, metavar="MP", help="refuse larger images (default 50)"
-    )
-    output = parser.add_argument_group("output")
-    output.add_argument("--mask", action="store_true", help="write the alpha mask only")
-    output.add_argument(
-        "--bg", metavar="COLOR|IMAGE|blur", help="background: colour, image file or 'blur'"
-    )
-    output.add_argument("--crop", action="store_true", help="crop to the subject")
-    output.add_argument("--margin", metavar="N|N%", help="crop margin, px or %% (with --crop)")
-    output.add_argument("--canvas", metavar="WxH", help="place the subject on a WxH canvas")
-    output.add_argument(
-        "--fill", metavar="F", help="subject's share of the canvas: 0.8 or 80%% (default)"
-    )
-    output.add_argument("--shadow", action="store_true", help="add a soft drop shadow")
-    output.add_argument("--format", choices=OUTPUT_FORMATS, help="default: -o's extension, or png")
-    output.add_argument("--threshold", metavar="T", help="hard alpha at T: 0.5 or 50%%")
-    output.add_argument("--invert", action="store_true", help="keep the background instead")
-    output.add_argument(
-        "--refine-edges", action="store_true", help="decontaminate edge colours (fur, hair)"
-    )
+    add_remove_options(parser, format_help="default: -o's extension, or png")
     run_group = parser.add_argument_group("run")
     run_group.add_argument(
         "--skip-existing", action="store_true", help="skip inputs whose output already exists"
@@ -117,9 +84,9 @@ def _execute(
     failed: list[Job],
     options: RemoveOptions,
 ) -> int:
+    from cutout.cli._options import settings_from_args
     from cutout.cli._pipeline import run_jobs
     from cutout.cli._progress import Progress
-    from cutout.config import load_settings
     from cutout.engine import Engine
 
     refused = [job for job in jobs if job.error is not None]
@@ -143,16 +110,7 @@ def _execute(
     for job in failed + refused:
         report(job, job.error)
     if todo:
-        settings = load_settings(
-            model=args.model,
-            quality=args.quality,
-            weights=args.weights,
-            device=args.device,
-            require_gpu=args.require_gpu,
-            resize=args.resize,
-            max_megapixels=args.max_megapixels,
-        )
-        engine = Engine.from_settings(settings)
+        engine = Engine.from_settings(settings_from_args(args))
         try:
             engine.load()  # a missing model fails once, before any file is read
             run_jobs(engine, todo, options, report, debug=args.debug)
