@@ -7,6 +7,7 @@ import argparse
 from cutout.arrays import ByteArray
 from cutout.errors import InvalidOptionError
 from cutout.options import (
+    DEFAULT_EDGES,
     OUTPUT_FORMATS,
     Margin,
     RemoveOptions,
@@ -44,6 +45,6 @@ def build_options(args: argparse.Namespace, fmt: str) -> RemoveOptions:
         canvas=parse_canvas(args.canvas) if args.canvas is not None else None,
         fill=parse_fill(args.fill) if args.fill is not None else 0.8,
         shadow=args.shadow,
-        refine_edges=args.refine_edges,
+        edges="best" if args.refine_edges else DEFAULT_EDGES,
         format=fmt,
     )

@@ -11,6 +11,7 @@ from cutout.arrays import ByteArray
 from cutout.errors import DecodeError, InvalidOptionError
 from cutout.imaging.decode import DecodedImage
 from cutout.options import (
+    DEFAULT_EDGES,
     FILL,
     FORMAT_CHOICES,
     QUALITY,
@@ -158,7 +159,7 @@ def native_options(params: Params, photo: ImageBackground | None = None) -> Remo
         "crop": params.flag("crop") or margin is not None,
         "canvas": _given(params, "canvas", parse_canvas),
         "shadow": params.flag("shadow"),
-        "refine_edges": params.flag("refine_edges"),
+        "edges": "best" if params.flag("refine_edges") else DEFAULT_EDGES,
     }
     # RemoveOptions keeps its own defaults for what the caller left out
     given = {"margin": margin, "fill": _given(params, "fill", parse_fill), "quality": quality}
