@@ -4,12 +4,13 @@ For each size, the photo is resized (Lanczos) to that many megapixels and its ma
 computed by the embedded u2netp model; then, in the same run:
 
 * ``refine_foreground``: the multi-level solve on a copy of at most ``--work-size`` px per
-  side, finished per pixel at full resolution, only where 0 < alpha < 1 (what
-  ``compose(refine_edges=True)`` runs);
+  side, finished per pixel at full resolution, only where 0 < alpha < 1 (what the
+  edge stage, ``cutout.imaging.edges``, runs for the colours);
 * the straightforward way: ``estimate_foreground_ml`` on the full-resolution image (the
   same method, vectorised, over every pixel and every level).
 
-A second table times ``compose`` itself for each output mode on the largest size.
+A second table times ``compose`` itself for each output mode on the largest size (the
+"refined colours" rows include ``refine_foreground``, whose colours compose then uses).
 
 Prints medians (wall, and this process's CPU time, which the other jobs on a shared
 machine disturb less), the speed-up, and how far apart the two answers are on the soft edge
@@ -55,11 +56,16 @@ def _modes() -> dict[str, RemoveOptions]:
         "crop, margin 5%": RemoveOptions(crop=True, margin=Margin(5, 5, 5, 5, percent=True)),
         "canvas 2000x2000 white": RemoveOptions(canvas=(2000, 2000), background=white),
         "shadow on white": RemoveOptions(shadow=True, background=white),
-        "refine edges": RemoveOptions(refine_edges=True),
-        "refine+canvas+shadow": RemoveOptions(
-            refine_edges=True, canvas=(2000, 2000), shadow=True, background=white
-        ),
     }
+
+
+# the modes whose subject colours come from refine_foreground first
+_REFINED: dict[str, RemoveOptions] = {
+    "refined colours": RemoveOptions(),
+    "refined+canvas+shadow": RemoveOptions(
+        canvas=(2000, 2000), shadow=True, background=ColorBackground((255, 255, 255, 255))
+    ),
+}
 
 
 def _compose_table(rgb: ByteArray, matte: FloatArray, runs: int) -> None:
@@ -70,6 +76,14 @@ def _compose_table(rgb: ByteArray, matte: FloatArray, runs: int) -> None:
     print("-" * len(header))
     for name, options in _modes().items():
         wall, cpu, _ = _median_seconds(lambda options=options: compose(rgb, matte, options), runs)
+        print(f"{name:<24} {wall:7.3f} {cpu:7.3f}", flush=True)
+    for name, options in _REFINED.items():
+        wall, cpu, _ = _median_seconds(
+            lambda options=options: compose(
+                rgb, matte, options, colours=refine_foreground(rgb, matte)
+            ),
+            runs,
+        )
         print(f"{name:<24} {wall:7.3f} {cpu:7.3f}", flush=True)
 
 

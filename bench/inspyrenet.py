@@ -10,9 +10,10 @@ its own environment, bench/.venvs/tbg (gitignored)::
 
 Each side runs in its own process (so peak memory is its own), loads the synthetic
 checkpoint of ../shared/fixtures/inspyrenet once, warms up on the first photo, then times
-per photo: the mask (decode -> mask PNG) and the RGBA cut-out with edge-colour
-correction (reference: pymatting's estimate_foreground_ml; cutout: --refine-edges),
-plus the bare forward. It prints per-image medians, the ratio reference / cutout, the
+per photo: the mask (decode -> mask PNG; cutout with ``edges="off"``, the model's matte
+as the reference gives it) and the RGBA cut-out with edge-colour correction (reference:
+pymatting's estimate_foreground_ml; cutout: its default edge stage, which refines the
+alpha too), plus the bare forward. It prints per-image medians, the ratio reference / cutout, the
 forward's achieved GFLOP/s against this machine's best fp32 matmul rate (measured here),
 and peak RSS. Wall times are noisy on a shared machine; the ratio is measured in one run.
 """
@@ -103,8 +104,8 @@ def _cutout_worker(mode: str, ckpt: Path, photos: list[Path], reps: int) -> dict
     engine = Engine(model, weights=ckpt, device="cpu")
     engine.load()
     load = time.perf_counter() - start
-    mask = RemoveOptions(mask=True)
-    rgba = RemoveOptions(refine_edges=True)
+    mask = RemoveOptions(mask=True, edges="off")
+    rgba = RemoveOptions()  # the default edge stage: alpha and colours
     batch = torch.zeros(1, 3, size, size).numpy()
     engine.remove(photos[0], rgba)  # warm-up
     times: dict[str, list[float]] = {"mask": [], "rgba": [], "forward": []}

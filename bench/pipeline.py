@@ -3,7 +3,9 @@
 For each photo (0.2 to 8 MP, from ../shared/images) and in the same run:
 
 * **cutout**: ``Engine("u2netp").remove(data)``, per-stage medians from its timings
-  (decode, preprocess, infer, postprocess, compose, encode);
+  (decode, preprocess, infer, postprocess, edges, compose, encode), at the edge level
+  ``--edges`` (default: ``DEFAULT_EDGES``; ``off`` gives the like-for-like picture, the
+  straightforward pipelines have no edge stage and show 0 there);
 * **plain** (straightforward): what most tools do, with the same model session: Pillow decode
   (EXIF transpose, ICC to sRGB with ImageCms so that the output is the same picture),
   Pillow Lanczos to 320, the reference normalisation, the same forward, min-max, Pillow
@@ -30,6 +32,7 @@ pixels (it then keeps the profile's lookup table, see ``cutout.imaging.icc``): o
 
     .venv/bin/python bench/pipeline.py                      # 5 photos, 5 runs each
     .venv/bin/python bench/pipeline.py --runs 3 --images aeroplane.jpg
+    .venv/bin/python bench/pipeline.py --edges off        # the same picture as plain-c
 """
 
 from __future__ import annotations
@@ -54,10 +57,11 @@ from PIL import Image, ImageCms, ImageOps
 from cutout.engine import STAGES, Engine
 from cutout.imaging.compose import compose
 from cutout.imaging.decode import decode
+from cutout.imaging.edges import refine_edges
 from cutout.imaging.encode import encode
 from cutout.imaging.tensor import preprocess, saliency_to_matte8
 from cutout.models.registry import get_spec
-from cutout.options import RemoveOptions
+from cutout.options import DEFAULT_EDGES, EDGE_LEVELS, RemoveOptions
 
 __all__ = ["main"]
 
@@ -91,7 +95,7 @@ class _Clock:
         self._wall, self._cpu = wall, cpu
 
 
-def _cutout(engine: Engine, data: bytes) -> tuple[bytes, Stages]:
+def _cutout(engine: Engine, data: bytes, options: RemoveOptions) -> tuple[bytes, Stages]:
     """Engine.remove's stages, called one by one so that each gets a CPU time too."""
     clock = _Clock()
     image = decode(data, max_pixels=engine.max_pixels)
@@ -102,8 +106,9 @@ def _cutout(engine: Engine, data: bytes) -> tuple[bytes, Stages]:
     clock.lap("infer")
     matte = saliency_to_matte8(saliency, engine.spec, image.width, image.height)
     clock.lap("postprocess")
-    options = RemoveOptions()
-    composite = compose(image.rgb, matte, options)
+    edges = refine_edges(image.rgb, matte, options.edges, keep=image.alpha)
+    clock.lap("edges")
+    composite = compose(image.rgb, edges.alpha, options, colours=edges.rgb, keep=image.alpha)
     clock.lap("compose")
     png = encode(composite, "png", quality=options.quality, png_compress_level=1)
     clock.lap("encode")
@@ -141,6 +146,7 @@ def _straightforward(engine: Engine, data: bytes, clear: bool) -> tuple[bytes, S
     mask = Image.fromarray((normalised * 255).astype(np.uint8), "L")
     mask = mask.resize(image.size, Image.Resampling.LANCZOS)
     clock.lap("postprocess")
+    clock.lap("edges")  # none
 
     if clear:
         # the colour under alpha 0 cleared, as in cutout's PNG (rembg's Image.composite
@@ -273,11 +279,13 @@ class Row:
     rembg: Measured | None
 
 
-def _compare(engine: Engine, path: Path, runs: int, rembg: _Rembg | None) -> Row:
+def _compare(
+    engine: Engine, path: Path, runs: int, rembg: _Rembg | None, options: RemoveOptions
+) -> Row:
     data = path.read_bytes()
-    reference = engine.remove(data).data  # also the first call: lazy imports, pools
+    reference = engine.remove(data, options).data  # also the first call: lazy imports, pools
     calls: list[Pipeline] = [
-        lambda: _cutout(engine, data),
+        lambda: _cutout(engine, data, options),
         lambda: _straightforward(engine, data, False),
         lambda: _straightforward(engine, data, True),
     ]
@@ -333,18 +341,23 @@ def main() -> None:
     parser.add_argument("--images", nargs="+", default=list(DEFAULT_IMAGES))
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-rembg", action="store_true", help="skip the rembg peer figure")
+    parser.add_argument("--edges", choices=EDGE_LEVELS, default=DEFAULT_EDGES)
     args = parser.parse_args()
+    options = RemoveOptions(edges=args.edges)
 
     engine = Engine(get_spec("u2netp"), device="cpu")
     engine.load()
     engine.warmup()
     paths = [IMAGES / name for name in args.images]
-    print(f"cutout {engine.spec.name} on {engine.device.name}, {args.runs} runs, medians")
+    print(
+        f"cutout {engine.spec.name} on {engine.device.name}, edges {args.edges}, "
+        f"{args.runs} runs, medians"
+    )
     with tempfile.TemporaryDirectory() as home:
         rembg = "skipped: --no-rembg" if args.no_rembg else _start_rembg(Path(home))
         worker = rembg if isinstance(rembg, _Rembg) else None
         try:
-            rows = [_compare(engine, path, args.runs, worker) for path in paths]
+            rows = [_compare(engine, path, args.runs, worker, options) for path in paths]
         finally:
             if worker is not None:
                 worker.close()

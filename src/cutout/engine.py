@@ -6,9 +6,11 @@ requests):
 
 1. :meth:`Engine.prepare` - decode and preprocess (pure, any thread);
 2. :meth:`Engine.infer` - one batched forward on the backend (the only device work);
-3. :meth:`Engine.finish` - postprocess, compose and encode (pure, any thread).
+3. :meth:`Engine.finish` - postprocess, edges, compose and encode (pure, any thread).
 
-:meth:`Engine.remove` runs the three in a row. Every result carries per-stage times.
+:meth:`Engine.remove` runs the three in a row. Every result carries per-stage times
+(:data:`STAGES`) and a confidence score: how much of the subject's outline the edge stage
+(:mod:`cutout.imaging.edges`) could decide, 0-1, for sending doubtful cut-outs to a person.
 
 With ``require_gpu`` the engine serves from a GPU or not at all: a model that loads on
 the CPU (no GPU, a GPU that failed to initialise, a backend without a GPU build) or that
@@ -37,20 +39,21 @@ from cutout.devices import GPU_KINDS, DeviceProbe, resolve_device
 from cutout.errors import DeviceError, GpuUnavailableError
 from cutout.imaging.compose import Box, compose
 from cutout.imaging.decode import DEFAULT_MAX_PIXELS, DecodedImage, decode
+from cutout.imaging.edges import refine_edges
 from cutout.imaging.encode import MEDIA_TYPES, encode
 from cutout.imaging.tensor import preprocess, saliency_to_matte, saliency_to_matte8
 from cutout.models.inspyrenet.policy import choose_model_for_quality
 from cutout.models.registry import DEFAULT_MODEL, get_spec
 from cutout.models.spec import ModelSpec, ResizePolicy
 from cutout.models.weights import resolve_weights
-from cutout.options import RemoveOptions
+from cutout.options import EdgeLevel, RemoveOptions
 
 if TYPE_CHECKING:
     from cutout.config import Settings
 
 __all__ = ["STAGES", "Engine", "EngineStats", "Prepared", "RemoveResult", "model_for_settings"]
 
-STAGES = ("decode", "preprocess", "infer", "postprocess", "compose", "encode")
+STAGES = ("decode", "preprocess", "infer", "postprocess", "edges", "compose", "encode")
 _GPU_REQUIRED = "a GPU is required (--require-gpu / CUTOUT_REQUIRE_GPU)"
 
 
@@ -65,7 +68,12 @@ class Prepared:
 
 @dataclass(frozen=True, eq=False)
 class RemoveResult:
-    """The encoded output and what is known about it. Times are in seconds."""
+    """The encoded output and what is known about it. Times are in seconds.
+
+    ``confidence`` (0-1) is the edge stage's: 1 when the subject's whole outline was
+    decided, lower the more of it neither the colours nor the model could tell apart from
+    the background (see :mod:`cutout.imaging.edges`); ``edges`` is the level that ran.
+    """
 
     data: bytes
     media_type: str
@@ -75,6 +83,8 @@ class RemoveResult:
     foreground: Box | None
     timings: dict[str, float]
     model: str
+    confidence: float
+    edges: EdgeLevel
 
 
 @dataclass
@@ -304,15 +314,31 @@ class Engine:
     def finish(
         self, prepared: Prepared, saliency: FloatArray, options: RemoveOptions | None = None
     ) -> RemoveResult:
-        """Stage 3: matte at full resolution, compose, encode."""
+        """Stage 3: matte at full resolution, edge refinement, compose, encode.
+
+        The edge stage refines the matte against the photo at ``options.edges`` and takes
+        the old background's colour out of soft pixels (not for a mask, which has no
+        colours, nor for ``invert``, whose visible layer is the background); the input's
+        own alpha, when it had one, is a ceiling for the result's alpha throughout.
+        """
         options = options or RemoveOptions()
         timings = dict(prepared.timings)
         image = prepared.image
         with _timed(timings, "postprocess"):
             # 8-bit: compose's default path then never converts to float and back
             matte = saliency_to_matte8(saliency, self.spec, image.width, image.height)
+        with _timed(timings, "edges"):
+            edges = refine_edges(
+                image.rgb,
+                matte,
+                options.edges,
+                colours=not options.mask and not options.invert,
+                keep=image.alpha,
+            )
         with _timed(timings, "compose"):
-            composite = compose(image.rgb, matte, options)
+            composite = compose(
+                image.rgb, edges.alpha, options, colours=edges.rgb, keep=image.alpha
+            )
         with _timed(timings, "encode"):
             data = encode(
                 composite,
@@ -331,6 +357,8 @@ class Engine:
             foreground=composite.foreground,
             timings=timings,
             model=self.spec.name,
+            confidence=edges.confidence,
+            edges=options.edges,
         )
 
     # -- one call ----------------------------------------------------------------------
@@ -343,7 +371,9 @@ class Engine:
         return self.finish(prepared, saliency, options)
 
     def matte(self, source: bytes | Path | str | DecodedImage) -> FloatArray:
-        """The [0, 1] matte of one image at its full resolution."""
+        """The model's own [0, 1] matte of one image at its full resolution: before the
+        edge stage and before the input's own alpha is applied (what quality
+        measurements and the edge stage's tests start from)."""
         prepared = self.prepare(source)
         saliency = self.infer([prepared])[0]
         return saliency_to_matte(saliency, self.spec, prepared.image.width, prepared.image.height)

@@ -221,7 +221,8 @@ class RemoveOptions:
     canvas: tuple[int, int] | None = None
     fill: float = 0.8
     shadow: bool = False
-    refine_edges: bool = False
+    # edge refinement (cutout.imaging.edges): a finer alpha and clean edge colours
+    edges: EdgeLevel = DEFAULT_EDGES
     format: OutputFormat = "png"
     # remove.bg's region of interest (x1, y1, x2, y2 in px, or a Roi with %):
     # nothing outside is foreground.
@@ -242,6 +243,8 @@ class RemoveOptions:
                 f"format must be one of {', '.join(OUTPUT_FORMATS)}, not {self.format!r}",
                 code="invalid_format",
             )
+        if self.edges not in EDGE_LEVELS:
+            raise _invalid_edges(self.edges)
         if self.threshold is not None:
             THRESHOLD.check(self.threshold, "threshold")
         FILL.check(self.fill, "fill")
@@ -410,8 +413,12 @@ def parse_edges(text: str) -> EdgeLevel:
     for level in EDGE_LEVELS:
         if value == level:
             return level
-    raise InvalidOptionError(
-        f"edges must be one of {', '.join(EDGE_LEVELS)}, not {text!r}", code="invalid_edges"
+    raise _invalid_edges(text)
+
+
+def _invalid_edges(value: object) -> InvalidOptionError:
+    return InvalidOptionError(
+        f"edges must be one of {', '.join(EDGE_LEVELS)}, not {value!r}", code="invalid_edges"
     )
 
 

@@ -153,20 +153,21 @@ def test_info_text(home: dict[str, str]) -> None:
 
 
 def test_bench_prints_a_table_of_stage_medians() -> None:
-    done = cutout("bench", "--runs", "1", EXAMPLES / "car-2.jpg")
+    done = cutout("bench", "--runs", "1", "--edges", "fast", EXAMPLES / "car-2.jpg")
     assert done.returncode == 0, done.stderr.decode()
     lines = done.stdout.decode().splitlines()
     assert lines[0].startswith("model u2netp on cpu")
+    assert "edges fast" in lines[0]
     header = lines[1].split()
     assert header == [
-        "image", "size", "decode", "preprocess", "infer", "postprocess", "compose", "encode",
-        "total",
+        "image", "size", "decode", "preprocess", "infer", "postprocess", "edges", "compose",
+        "encode", "total",
     ]  # fmt: skip
     row = lines[2].split()
     assert row[0] == "car-2.jpg"
-    values = [float(value) for value in row[-7:]]
+    values = [float(value) for value in row[-8:]]
     assert all(value >= 0 for value in values)
-    assert values[2] > 0  # infer
+    assert values[2] > 0 and values[4] > 0  # infer, edges
     assert values[-1] >= max(values[:-1])
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 from cutout.backends.fake import FakeBackend
 from cutout.cli._paths import Job
 from cutout.cli._pipeline import run_jobs, write_atomically
-from cutout.engine import Engine
+from cutout.engine import Engine, RemoveResult
 from cutout.errors import DeviceError
 from cutout.options import RemoveOptions
 
@@ -37,14 +37,17 @@ def _jobs(tmp_path: Path, good: int, bad: int) -> list[Job]:
 class _Reports:
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.seen: dict[str, str | None] = {}
+        self.seen: dict[str, str | None] = {}  # the reason, None when written
+        self.results: dict[str, RemoveResult] = {}
         self.duplicates: list[str] = []
 
-    def __call__(self, job: Job, reason: str | None) -> None:
+    def __call__(self, job: Job, outcome: RemoveResult | str) -> None:
         with self.lock:
             if job.display in self.seen:
                 self.duplicates.append(job.display)
-            self.seen[job.display] = reason
+            self.seen[job.display] = outcome if isinstance(outcome, str) else None
+            if isinstance(outcome, RemoveResult):
+                self.results[job.display] = outcome
 
 
 def test_every_job_is_reported_once_and_good_ones_written(tmp_path: Path) -> None:
@@ -60,6 +63,8 @@ def test_every_job_is_reported_once_and_good_ones_written(tmp_path: Path) -> Non
         assert job.output is not None
         with Image.open(job.output) as image:
             assert image.mode == "RGBA"
+            # the reporter gets the result that was written
+            assert reports.results[job.display].width == image.width
     for job in jobs[30:]:
         assert reports.seen[job.display] is not None
         assert job.output is not None and not job.output.exists()

@@ -8,6 +8,7 @@ import pytest
 from cutout.arrays import ByteArray, FloatArray
 from cutout.errors import InvalidOptionError, NoForegroundError
 from cutout.imaging.compose import Box, adjust_matte, compose, foreground_box
+from cutout.imaging.foreground import refine_foreground
 from cutout.options import (
     BlurBackground,
     ColorBackground,
@@ -252,12 +253,16 @@ def test_shadow_on_white(photo: tuple[ByteArray, FloatArray]) -> None:
     assert tuple(out.pixels[2, 2]) == (255, 255, 255)
 
 
-def test_refine_edges_changes_only_soft_pixels(photo: tuple[ByteArray, FloatArray]) -> None:
+def test_the_edge_stages_colours_change_only_soft_pixels(
+    photo: tuple[ByteArray, FloatArray],
+) -> None:
     rgb, matte = photo
     plain = compose(rgb, matte, RemoveOptions())
-    refined = compose(rgb, matte, RemoveOptions(refine_edges=True))
+    colours = refine_foreground(rgb, matte)
+    refined = compose(rgb, matte, RemoveOptions(), colours=colours)
     solid = matte == 1.0
     np.testing.assert_array_equal(refined.pixels[solid], plain.pixels[solid])
+    np.testing.assert_array_equal(refined.alpha, plain.alpha)
     rim_before = plain.pixels[TOP - 1, LEFT + 5 : LEFT + SIDE - 5, 1].astype(float)
     rim_after = refined.pixels[TOP - 1, LEFT + 5 : LEFT + SIDE - 5, 1].astype(float)
     # the rim loses the stripes' green and takes the subject's colour
@@ -265,7 +270,79 @@ def test_refine_edges_changes_only_soft_pixels(photo: tuple[ByteArray, FloatArra
     assert rim_after.mean() < 0.5 * rim_before.mean()
 
 
+def test_the_blurred_background_is_the_photos_not_the_subject_colours(
+    photo: tuple[ByteArray, FloatArray],
+) -> None:
+    rgb, matte = photo
+    painted = np.zeros_like(rgb)  # colours nothing but the subject may show
+    options = RemoveOptions(background=BlurBackground(radius=8))
+    plain = compose(rgb, matte, options)
+    with_colours = compose(rgb, matte, options, colours=painted)
+    outside = matte == 0.0
+    np.testing.assert_array_equal(with_colours.pixels[outside], plain.pixels[outside])
+    assert with_colours.pixels[TOP + 5, LEFT + 5].max() == 0
+
+
+def _half_transparent() -> ByteArray:
+    """The input's own alpha: the left half transparent, a soft column at the seam."""
+    keep = np.full((HEIGHT, WIDTH), 255, np.uint8)
+    keep[:, : WIDTH // 2] = 0
+    keep[:, WIDTH // 2] = 100
+    return keep
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        RemoveOptions(),
+        RemoveOptions(mask=True),
+        RemoveOptions(invert=True),
+        RemoveOptions(invert=True, mask=True),
+        RemoveOptions(threshold=0.0),
+        RemoveOptions(threshold=0.0, mask=True),
+        RemoveOptions(roi=Roi(0, 0, WIDTH, HEIGHT), invert=True),
+    ],
+    ids=["cut-out", "mask", "invert", "invert-mask", "threshold-0", "threshold-0-mask", "roi"],
+)
+def test_kept_transparency_is_a_ceiling_after_every_adjustment(
+    photo: tuple[ByteArray, FloatArray], options: RemoveOptions
+) -> None:
+    """A background or shadow asked for is drawn behind; the subject's alpha itself never
+    exceeds the input's, even where threshold 0 or invert make everything opaque."""
+    rgb, matte = photo
+    keep = _half_transparent()
+    out = compose(rgb, matte, options, keep=keep)
+    alpha = out.pixels if out.mode == "L" else out.pixels[..., 3]
+    # the subject straddles the seam: its left part goes, its right part stays
+    assert (alpha[:, : WIDTH // 2] == 0).all()
+    assert (alpha[:, WIDTH // 2] <= 100).all()
+    assert alpha[:, WIDTH // 2 + 1 :].max() == 255
+
+
+def test_kept_transparency_shows_the_new_background(photo: tuple[ByteArray, FloatArray]) -> None:
+    rgb, matte = photo
+    blue = RemoveOptions(background=ColorBackground((0, 0, 255, 255)))
+    out = compose(rgb, matte, blue, keep=_half_transparent())
+    assert out.mode == "RGB"
+    # the subject's left half was transparent in the input: the new background shows there
+    assert tuple(out.pixels[TOP + 5, LEFT + 5]) == (0, 0, 255)
+    assert tuple(out.pixels[TOP + 5, LEFT + SIDE - 5]) == SUBJECT
+    assert out.foreground is not None and out.foreground.left == WIDTH // 2
+
+
+def test_kept_transparency_moves_with_the_crop(photo: tuple[ByteArray, FloatArray]) -> None:
+    rgb, matte = photo
+    out = compose(rgb, matte, RemoveOptions(crop=True), keep=_half_transparent())
+    # only the visible part of the subject is the subject now
+    assert out.foreground == Box(top=0, left=0, width=LEFT + SIDE - WIDTH // 2, height=SIDE + 1)
+    assert out.pixels.shape[:2] == (SIDE + 1, LEFT + SIDE - WIDTH // 2)
+
+
 def test_mismatched_shapes_are_a_programming_error(photo: tuple[ByteArray, FloatArray]) -> None:
     rgb, matte = photo
     with pytest.raises(ValueError, match="do not match"):
         compose(rgb, matte[:-1], RemoveOptions())
+    with pytest.raises(ValueError, match=r"keep .* do not match"):
+        compose(rgb, matte, RemoveOptions(), keep=np.zeros((2, 2), np.uint8))
+    with pytest.raises(ValueError, match=r"colours .* do not match"):
+        compose(rgb, matte, RemoveOptions(), colours=rgb[:-1])

@@ -33,7 +33,6 @@ OPTIONS = [
     RemoveOptions(threshold=0.5),
     RemoveOptions(invert=True),
     RemoveOptions(roi=Roi(10, 5, 90, 80)),
-    RemoveOptions(refine_edges=True),
     RemoveOptions(shadow=True),
     RemoveOptions(crop=True),
     RemoveOptions(background=ColorBackground((0, 0, 255, 255))),

@@ -13,6 +13,7 @@ from cutout.arrays import ByteArray, FloatArray
 from cutout.engine import Engine
 from cutout.imaging.compose import compose, foreground_box
 from cutout.imaging.decode import DecodedImage, decode
+from cutout.imaging.edges import refine_edges
 from cutout.imaging.foreground import refine_foreground
 from cutout.options import ColorBackground, RemoveOptions
 
@@ -89,8 +90,9 @@ def test_refined_cut_out_through_compose(
     tiger: tuple[DecodedImage, FloatArray],
 ) -> None:
     image, matte = tiger
-    plain = compose(image.rgb, matte, RemoveOptions())
-    refined = compose(image.rgb, matte, RemoveOptions(refine_edges=True))
+    edges = refine_edges(image.rgb, matte, "balanced")
+    plain = compose(image.rgb, edges.alpha, RemoveOptions())
+    refined = compose(image.rgb, edges.alpha, RemoveOptions(), colours=edges.rgb)
     np.testing.assert_array_equal(refined.alpha, plain.alpha)
     soft = (plain.alpha > 25) & (plain.alpha < 230)
     changed = np.abs(refined.pixels[..., :3].astype(int) - plain.pixels[..., :3]).max(axis=2) > 8

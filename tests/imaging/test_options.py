@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from cutout.arrays import ByteArray
 from cutout.errors import DecodeError, InvalidOptionError
 from cutout.options import (
+    DEFAULT_EDGES,
+    EDGE_LEVELS,
     FILL,
     MARGIN_CAP_PERCENT,
     MARGIN_CAP_PX,
@@ -26,6 +28,7 @@ from cutout.options import (
     is_transparent,
     parse_background,
     parse_canvas,
+    parse_edges,
     parse_fill,
     parse_format,
     parse_margin,
@@ -161,6 +164,7 @@ def test_range_bounds_and_messages() -> None:
         (parse_threshold, "101%", "threshold"),
         (parse_scale, "9%", "scale"),
         (parse_quality, "0", "quality"),
+        (parse_edges, "bogus", "edges"),
     ],
 )
 def test_a_parser_and_remove_options_refuse_with_the_same_code(
@@ -168,7 +172,7 @@ def test_a_parser_and_remove_options_refuse_with_the_same_code(
 ) -> None:
     assert callable(parse)
     code = _code(parse, text)
-    kwargs = {"fill": 0.04, "threshold": 1.01, "scale": 0.09, "quality": 0}
+    kwargs = {"fill": 0.04, "threshold": 1.01, "scale": 0.09, "quality": 0, "edges": "bogus"}
     with pytest.raises(InvalidOptionError) as caught:
         RemoveOptions(**{field: kwargs[field]})  # type: ignore[arg-type]
     assert caught.value.code == code == f"invalid_{field}"
@@ -248,6 +252,12 @@ def test_roi_parsing_and_resolution() -> None:
     )
 
 
+def test_edge_levels() -> None:
+    assert RemoveOptions().edges == DEFAULT_EDGES
+    assert DEFAULT_EDGES in EDGE_LEVELS
+    assert [parse_edges(f" {level.upper()} ") for level in EDGE_LEVELS] == list(EDGE_LEVELS)
+
+
 # -- RemoveOptions validation ----------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("kwargs", "code"),
@@ -259,6 +269,7 @@ def test_roi_parsing_and_resolution() -> None:
         ({"quality": 0}, "invalid_quality"),
         ({"canvas": (4, 4000)}, "invalid_canvas"),
         ({"position": (0.5, 1.5)}, "invalid_position"),
+        ({"edges": "finest"}, "invalid_edges"),
     ],
 )
 def test_remove_options_rejects_out_of_range(kwargs: dict[str, object], code: str) -> None:

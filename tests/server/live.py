@@ -41,7 +41,14 @@ import uvicorn
 from fastapi import FastAPI
 from PIL import Image
 
-__all__ = ["LiveServer", "free_port", "live_server", "response_image", "serve_in_thread"]
+__all__ = [
+    "LiveServer",
+    "free_port",
+    "live_server",
+    "ready_client",
+    "response_image",
+    "serve_in_thread",
+]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -173,6 +180,18 @@ def serve_in_thread(app: FastAPI, *, timeout: float = 30.0) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout)
+
+
+@contextmanager
+def ready_client(app: FastAPI, *, timeout: float = 30.0) -> Iterator[httpx.Client]:
+    """:func:`serve_in_thread` and a client of it, yielded once ``/ready`` is 200."""
+    with serve_in_thread(app) as base, httpx.Client(base_url=base, timeout=timeout) as http:
+        deadline = time.monotonic() + timeout
+        while http.get("/ready").status_code != 200:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the in-process model never became ready")
+            time.sleep(0.05)
+        yield http
 
 
 def response_image(response: httpx.Response) -> Image.Image:

@@ -10,8 +10,10 @@ import httpx
 import numpy as np
 import pytest
 
+from cutout.options import DEFAULT_EDGES, EDGE_LEVELS
 from tests.corpus import EXPECTED_SIZES, all_cases
 from tests.server.live import LiveServer, live_server, response_image
+from tests.transparent import half_transparent_png, transparent_columns
 
 PROJECT = "shop-project"
 REVISION = "cutout-00042-abc"
@@ -57,6 +59,7 @@ def test_model_info(client: httpx.Client) -> None:
     assert info["limits"]["max_upload_bytes"] == 25 * 1024 * 1024
     assert "onnxruntime" in info["versions"]
     assert info["revision"] == REVISION
+    assert info["edges"] == {"levels": list(EDGE_LEVELS), "default": DEFAULT_EDGES}
 
 
 def test_models_registry(client: httpx.Client) -> None:
@@ -89,10 +92,13 @@ def test_remove_raw_body(client: httpx.Client, photo: bytes) -> None:
     outside[top : top + height, left : left + width] = 0
     assert outside.max() < 128
     timing = response.headers["server-timing"]
-    stages = ("decode", "preprocess", "infer", "postprocess", "compose", "encode")
+    stages = ("decode", "preprocess", "infer", "postprocess", "edges", "compose", "encode")
     assert [part.split(";")[0] for part in timing.split(", ")] == list(stages)
     for stage in stages:
         assert re.search(rf"\b{stage};dur=\d+(\.\d+)?", timing), timing
+    assert response.headers["x-cutout-edges"] == DEFAULT_EDGES
+    confidence = response.headers["x-cutout-confidence"]
+    assert re.fullmatch(r"[01]\.\d{3}", confidence) and 0.0 <= float(confidence) <= 1.0
 
 
 def test_remove_multipart_with_options(client: httpx.Client, photo: bytes) -> None:
@@ -216,3 +222,33 @@ def test_request_id_metrics_and_logs(
     assert entry["httpRequest"]["latency"].endswith("s")
     assert entry["logging.googleapis.com/trace"] == f"projects/{PROJECT}/traces/{trace}"
     assert entry["logging.googleapis.com/spanId"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "fields"),
+    [
+        ("/v1/remove", "image", {}),
+        ("/v1/remove", "image", {"mask": "true"}),
+        ("/v1/remove", "image", {"bg": "0000ff", "format": "png"}),
+        ("/v1.0/removebg", "image_file", {"size": "full"}),
+        ("/v1.0/removebg", "image_file", {"size": "full", "channels": "alpha"}),
+        ("/v1.0/removebg", "image_file", {"size": "full", "bg_color": "0000ff", "format": "png"}),
+    ],
+    ids=["native", "native-mask", "native-colour", "removebg", "removebg-alpha", "removebg-colour"],
+)
+def test_an_rgba_inputs_transparent_half_stays_transparent(
+    client: httpx.Client, path: str, field: str, fields: dict[str, str]
+) -> None:
+    response = client.post(
+        path, files={field: ("cut-before.png", half_transparent_png(), "image/png")}, data=fields
+    )
+    assert response.status_code == 200, response.text
+    pixels = np.asarray(response_image(response))
+    hidden = transparent_columns(pixels.shape[1])
+    if pixels.ndim == 3 and pixels.shape[2] == 3:
+        assert (pixels[:, :hidden] == (0, 0, 255)).all()  # the new background shows
+    else:
+        alpha = pixels if pixels.ndim == 2 else pixels[..., 3]
+        assert (alpha[:, :hidden] == 0).all()
+        assert alpha[:, hidden:].max() == 255
+    assert 0.0 <= float(response.headers["x-cutout-confidence"]) <= 1.0

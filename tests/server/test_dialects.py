@@ -8,7 +8,6 @@ upload limit, served by a real uvicorn.
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -24,7 +23,7 @@ from cutout.server.app import create_app
 from cutout.server.inputs import decode_base64
 from cutout.server.results import RESULT_HEADERS
 from tests.corpus import pdf
-from tests.server.live import response_image, serve_in_thread
+from tests.server.live import ready_client, response_image
 
 LIMIT = 64 * 1024
 NATIVE = "/v1/remove"
@@ -48,11 +47,7 @@ PHOTO = _png((200, 30, 30, 255))
 def client() -> Iterator[httpx.Client]:
     backend = FakeBackend()
     app = create_app(Settings(max_upload_bytes=LIMIT), engine=Engine(backend.spec, backend=backend))
-    with serve_in_thread(app) as base, httpx.Client(base_url=base, timeout=30) as http:
-        deadline = time.monotonic() + 30
-        while http.get("/ready").status_code != 200:
-            assert time.monotonic() < deadline, "the fake model never became ready"
-            time.sleep(0.05)
+    with ready_client(app) as http:
         yield http
 
 
@@ -137,14 +132,23 @@ def _alpha(response: httpx.Response) -> np.ndarray:
 
 
 def test_semitransparency_false_makes_the_matte_hard(client: httpx.Client) -> None:
-    soft = _alpha(client.post(REMOVEBG, files={"image_file": PHOTO}))
+    # edges off: the fake model's own soft matte (refinement makes this square's edge hard)
+    soft = _alpha(client.post(REMOVEBG, files={"image_file": PHOTO}, data={"edges": "off"}))
     assert ((soft > 0) & (soft < 255)).any(), "the fake matte should have soft edges"
     explicit = _alpha(
-        client.post(REMOVEBG, files={"image_file": PHOTO}, data={"semitransparency": "true"})
+        client.post(
+            REMOVEBG,
+            files={"image_file": PHOTO},
+            data={"semitransparency": "true", "edges": "off"},
+        )
     )
     assert np.array_equal(explicit, soft)  # true is the default
     hard = _alpha(
-        client.post(REMOVEBG, files={"image_file": PHOTO}, data={"semitransparency": "false"})
+        client.post(
+            REMOVEBG,
+            files={"image_file": PHOTO},
+            data={"semitransparency": "false", "edges": "off"},
+        )
     )
     assert set(np.unique(hard)) <= {0, 255}
     # the hard matte is the soft one cut at one half (give or take 8-bit rounding)

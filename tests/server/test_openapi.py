@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
 from cutout.config import Settings
+from cutout.options import DEFAULT_EDGES, EDGE_LEVELS
 from cutout.server.app import create_app
 from cutout.server.routes_native import OPTION_PARAMETERS
 from tests.conftest import EXAMPLES
@@ -60,6 +61,7 @@ BAD_STRINGS = {
     "margin": "wide",
     "canvas": "big",
     "format": "bmp",
+    "edges": "finest",
 }
 
 
@@ -154,6 +156,21 @@ def test_documented_option_is_really_read(live_url: str, schema: dict[str, Any],
     assert response.status_code == 400, response.text
     error = response.json()["errors"][0]
     assert name.replace("_", "") in error["code"].replace("_", ""), error
+
+
+def test_edges_is_documented_from_the_one_list_of_levels(schema: dict[str, Any]) -> None:
+    native = schema["paths"]["/v1/remove"]["post"]
+    [param] = [param for param in native["parameters"] if param["name"] == "edges"]
+    assert param["schema"]["enum"] == list(EDGE_LEVELS)
+    assert param["schema"]["default"] == DEFAULT_EDGES
+    [legacy] = [param for param in native["parameters"] if param["name"] == "refine_edges"]
+    assert legacy["schema"]["deprecated"] is True
+    removebg = schema["paths"]["/v1.0/removebg"]["post"]["requestBody"]["content"]
+    for content in removebg.values():
+        edges = content["schema"]["properties"]["edges"]
+        assert edges["enum"] == list(EDGE_LEVELS) and edges["default"] == DEFAULT_EDGES
+    headers = native["responses"]["200"]["headers"]
+    assert headers["X-Cutout-Confidence"]["schema"]["type"] == "number"
 
 
 def test_removebg_documents_its_fields(schema: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ result, read the result's pixels back through a canvas.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cutout.options import DEFAULT_EDGES, EDGE_LEVELS
 from tests.conftest import EXAMPLES
 from tests.server.live import live_server
 
@@ -206,6 +208,32 @@ def test_colour_background_and_format_are_sent(page: Any) -> None:
     assert pixels["opaque"] == 1.0
     red, green, blue, _ = pixels["corner"]
     assert red > 230 and green < 30 and blue < 30, pixels["corner"]
+
+
+def test_edge_levels_come_from_the_server_and_the_chosen_one_is_sent(page: Any) -> None:
+    edges = page.locator("#edges")
+    page.wait_for_function("() => !document.getElementById('edges').disabled")
+    offered = page.evaluate("() => [...document.getElementById('edges').options].map(o => o.value)")
+    assert offered == list(EDGE_LEVELS)
+    assert edges.input_value() == DEFAULT_EDGES  # preselected from /model-info
+    level = next(level for level in ("fast", "off") if level != DEFAULT_EDGES)
+    edges.select_option(level)
+
+    sent: list[str] = []
+    page.on(
+        "request", lambda request: sent.append(request.url) if "/v1/remove" in request.url else None
+    )
+    page.set_input_files("#image-input", str(EXAMPLES / "animal-1.jpg"))
+    pixels = wait_for_new_result(page, None)
+    assert (pixels["width"], pixels["height"]) == (1000, 667)
+    assert pixels["transparent"] > 0.2 and pixels["opaque"] > 0.1, pixels
+
+    assert sent and all(f"edges={level}" in url for url in sent), sent
+    # the page shows what the server says it ran, and the result's confidence
+    info = page.locator("#result-info").inner_text()
+    assert f"edges {level}" in info, info
+    confidence = re.search(r"confidence ([01]\.\d{3})", info)
+    assert confidence is not None and 0.0 <= float(confidence.group(1)) <= 1.0, info
 
 
 def test_drop_a_photo(page: Any) -> None:

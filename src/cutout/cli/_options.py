@@ -1,17 +1,25 @@
 """The image flags of ``cutout remove`` (which ``cutout batch`` takes too): their one
 definition, and what they turn into: one :class:`RemoveOptions` (parsers:
-cutout.options) and the engine's :class:`Settings`."""
+cutout.options) and the engine's :class:`Settings`.
+
+:func:`add_edge_flags` defines ``--edges`` and its deprecated spelling ``--refine-edges``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cutout.arrays import ByteArray
 from cutout.errors import InvalidOptionError
 from cutout.options import (
+    DEFAULT_EDGES,
+    EDGE_LEVELS,
     OUTPUT_FORMATS,
+    EdgeLevel,
     Margin,
     RemoveOptions,
     parse_background,
@@ -24,7 +32,13 @@ from cutout.options import (
 if TYPE_CHECKING:
     from cutout.config import Settings
 
-__all__ = ["add_remove_options", "build_options", "settings_from_args"]
+__all__ = [
+    "add_edge_flags",
+    "add_remove_options",
+    "build_options",
+    "edge_level",
+    "settings_from_args",
+]
 
 
 def add_remove_options(parser: argparse.ArgumentParser, *, format_help: str) -> None:
@@ -62,9 +76,7 @@ def add_remove_options(parser: argparse.ArgumentParser, *, format_help: str) -> 
     output.add_argument("--format", choices=OUTPUT_FORMATS, help=format_help)
     output.add_argument("--threshold", metavar="T", help="hard alpha at T: 0.5 or 50%%")
     output.add_argument("--invert", action="store_true", help="keep the background instead")
-    output.add_argument(
-        "--refine-edges", action="store_true", help="decontaminate edge colours (fur, hair)"
-    )
+    add_edge_flags(output)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -80,6 +92,43 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         resize=args.resize,
         max_megapixels=args.max_megapixels,
     )
+
+
+class _RefineEdges(argparse.Action):
+    """``--refine-edges``, the flag from before edge levels: ``--edges best``, with a note."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=False, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        print("cutout: --refine-edges is deprecated; it means --edges best", file=sys.stderr)
+        setattr(namespace, self.dest, True)
+
+
+def add_edge_flags(group: argparse._ArgumentGroup) -> None:
+    """``--edges LEVEL`` and the deprecated ``--refine-edges`` (``--edges`` wins)."""
+    group.add_argument(
+        "--edges",
+        choices=EDGE_LEVELS,
+        help=f"edge refinement for fur and hair, off to best (default: {DEFAULT_EDGES})",
+    )
+    group.add_argument(
+        "--refine-edges", action=_RefineEdges, help="deprecated: the same as --edges best"
+    )
+
+
+def edge_level(args: argparse.Namespace) -> EdgeLevel:
+    """``--edges`` when given, else ``best`` for ``--refine-edges``, else the default."""
+    if args.edges is not None:
+        level: EdgeLevel = args.edges
+        return level
+    return "best" if args.refine_edges else DEFAULT_EDGES
 
 
 def _load_background(path: str) -> ByteArray:
@@ -106,6 +155,6 @@ def build_options(args: argparse.Namespace, fmt: str) -> RemoveOptions:
         canvas=parse_canvas(args.canvas) if args.canvas is not None else None,
         fill=parse_fill(args.fill) if args.fill is not None else 0.8,
         shadow=args.shadow,
-        refine_edges=args.refine_edges,
+        edges=edge_level(args),
         format=fmt,
     )

@@ -35,16 +35,17 @@ from pathlib import Path
 from cutout.arrays import FloatArray
 from cutout.cli._paths import Job
 from cutout.cpus import usable_cpus
-from cutout.engine import Engine, Prepared
+from cutout.engine import Engine, Prepared, RemoveResult
 from cutout.errors import CutoutError, GpuUnavailableError
 from cutout.options import RemoveOptions
 
 __all__ = ["Reporter", "describe", "pool_size", "run_jobs", "write_atomically"]
 
-# (job, None) when written, (job, reason) when failed
-Reporter = Callable[[Job, str | None], None]
+# (job, result) when written, (job, reason) when failed
+Reporter = Callable[[Job, RemoveResult | str], None]
 
-_Item = tuple[Job, Prepared | None, str | None]
+# a job decoded and preprocessed, or the reason it could not be
+_Item = tuple[Job, Prepared | str]
 
 # how often the model thread looks at the interrupt flag while it waits
 _POLL_S = 0.1
@@ -141,17 +142,18 @@ def run_jobs(
         try:
             prepared = engine.prepare(_read(job))
         except Exception as exc:  # every input is accounted for, whatever went wrong
-            ready.put((job, None, describe(exc, debug=debug)))
+            ready.put((job, describe(exc, debug=debug)))
         else:
-            ready.put((job, prepared, None))
+            ready.put((job, prepared))
 
     def finish(job: Job, prepared: Prepared, saliency: FloatArray) -> None:
         try:
-            _write(job, engine.finish(prepared, saliency, options).data)
+            result = engine.finish(prepared, saliency, options)
+            _write(job, result.data)
         except Exception as exc:
             report(job, describe(exc, debug=debug))
         else:
-            report(job, None)
+            report(job, result)
         finally:
             slots.release()
 
@@ -215,9 +217,9 @@ def _infer_loop(
                 break
         received += len(items)
         good: list[tuple[Job, Prepared]] = []
-        for job, prepared, reason in items:
-            if prepared is None:
-                report(job, reason)
+        for job, prepared in items:
+            if isinstance(prepared, str):
+                report(job, prepared)
                 slots.release()
             else:
                 good.append((job, prepared))

@@ -17,7 +17,7 @@ __all__ = ["example_photos", "register", "run"]
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from cutout.cli._choices import add_device_flag, add_quality_flag, add_require_gpu_flag
     from cutout.models.registry import model_names
-    from cutout.options import OUTPUT_FORMATS
+    from cutout.options import DEFAULT_EDGES, EDGE_LEVELS, OUTPUT_FORMATS
 
     parser = subparsers.add_parser(
         "bench",
@@ -32,6 +32,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_require_gpu_flag(parser)
     parser.add_argument("--runs", type=int, default=5, help="timed runs per file (default 5)")
     parser.add_argument("--format", choices=OUTPUT_FORMATS, default="png")
+    parser.add_argument(
+        "--edges",
+        choices=EDGE_LEVELS,
+        default=DEFAULT_EDGES,
+        help=f"edge refinement level (default: {DEFAULT_EDGES})",
+    )
     parser.set_defaults(func=run)
 
 
@@ -63,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         require_gpu=args.require_gpu,
     )
-    options = RemoveOptions(format=args.format)
+    options = RemoveOptions(format=args.format, edges=args.edges)
     rows = [["image", "size", *STAGES, "total"]]
     with Engine.from_settings(settings) as engine:
         engine.load()
@@ -90,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"model {engine.spec.name} on {device.kind} ({device.name}, "
             f"{device.threads or '?'} threads); load {engine.stats.load_seconds * 1000:.0f} ms, "
-            f"warm-up {warmup * 1000:.0f} ms; medians of {args.runs} runs in ms"
+            f"warm-up {warmup * 1000:.0f} ms; edges {args.edges}; medians of {args.runs} runs in ms"
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:

@@ -1,1 +1,1 @@
-"""Pure imaging functions: decode, tensor pre/postprocessing, compose, encode."""
+"""Pure imaging functions: decode, tensor pre/postprocessing, edges, compose, encode."""

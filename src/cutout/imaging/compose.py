@@ -1,16 +1,18 @@
-"""Compose the output image from the photo and its matte (pure functions).
+"""Compose the output image from the photo and its alpha (pure functions).
 
-Order of operations:
+The engine's edge stage (:mod:`cutout.imaging.edges`) runs before this: it hands over the
+refined alpha and the subject's colours (the photo with the old background taken out of
+soft pixels). Order of operations here:
 
-1. matte adjustments (:func:`adjust_matte`): hard threshold, invert, then the region of
-   interest (so nothing outside it is foreground, whatever came before);
+1. alpha adjustments (:func:`adjust_matte`): hard threshold, invert, then the region of
+   interest (so nothing outside it is foreground, whatever came before); then the
+   input's own alpha (``keep``) as a ceiling, so that a pixel the input had transparent
+   never gains opacity, whatever the adjustments did;
 2. the empty-matte check (``require_foreground`` -> :class:`NoForegroundError`);
-3. foreground colours: the photo, or with ``refine_edges`` the photo with the old
-   background's colour taken out of the soft edge (:mod:`cutout.imaging.foreground`);
-4. geometry: crop / canvas / scale + position, one transform (:mod:`.geometry`);
-5. shadow from the moved matte (:mod:`.shadow`);
-6. background (colour, cover-fitted image, or the photo's own background blurred) and
-   the over-operator, or the mask alone.
+3. geometry: crop / canvas / scale + position, one transform (:mod:`.geometry`);
+4. shadow from the moved alpha (:mod:`.shadow`);
+5. background (colour, cover-fitted image, or the photo's own background blurred) and
+   the over-operator with the subject's colours, or the mask alone.
 
 The foreground box is reported in the output's pixels.
 """
@@ -24,7 +26,6 @@ import numpy as np
 from cutout.arrays import ByteArray, FloatArray
 from cutout.errors import NoForegroundError
 from cutout.imaging.background import blurred_background, cover_fit
-from cutout.imaging.foreground import refine_foreground
 from cutout.imaging.geometry import Layout, plan_layout, warp
 from cutout.imaging.shadow import drop_shadow
 from cutout.options import (
@@ -121,21 +122,28 @@ def _quantise(alpha: FloatArray) -> ByteArray:
 
 
 def _alphas(
-    matte: FloatArray | ByteArray, options: RemoveOptions
+    matte: FloatArray | ByteArray, options: RemoveOptions, keep: ByteArray | None
 ) -> tuple[ByteArray, FloatArray | None]:
-    """(8-bit alpha, [0, 1] alpha or None when nothing needs floats).
+    """(8-bit alpha, [0, 1] alpha or None when nothing needs floats), at most ``keep``.
 
     An 8-bit matte with no threshold, invert or ROI is used as it is: the default
     cut-out of an 8 MP photo then never touches a float (four 32 MB float passes less).
     """
     plain = options.threshold is None and not options.invert and options.roi is None
+    alpha: FloatArray | None = None
     if matte.dtype == np.uint8 and plain:
-        return np.asarray(matte, np.uint8), None
-    if matte.dtype == np.uint8:
-        # exactly the floats saliency_to_matte gives for the same 8-bit upsample
-        matte = np.multiply(matte, np.float32(1.0 / 255.0), dtype=np.float32)
-    alpha = adjust_matte(np.asarray(matte, np.float32), options)
-    return _quantise(alpha), alpha
+        alpha8 = np.asarray(matte, np.uint8)
+    else:
+        if matte.dtype == np.uint8:
+            # exactly the floats saliency_to_matte gives for the same 8-bit upsample
+            matte = np.multiply(matte, np.float32(1.0 / 255.0), dtype=np.float32)
+        alpha = adjust_matte(np.asarray(matte, np.float32), options)
+        alpha8 = _quantise(alpha)
+    if keep is not None:
+        alpha8 = np.minimum(alpha8, keep)
+        if alpha is not None:
+            alpha = np.minimum(alpha, np.multiply(keep, np.float32(1.0 / 255.0), dtype=np.float32))
+    return alpha8, alpha
 
 
 def _float_alpha(alpha8: ByteArray, alpha: FloatArray | None) -> FloatArray:
@@ -145,16 +153,29 @@ def _float_alpha(alpha8: ByteArray, alpha: FloatArray | None) -> FloatArray:
     return result
 
 
-def compose(rgb: ByteArray, matte: FloatArray | ByteArray, options: RemoveOptions) -> Composite:
-    """Build the output pixels for ``options`` from an image and its matte.
+def compose(
+    rgb: ByteArray,
+    matte: FloatArray | ByteArray,
+    options: RemoveOptions,
+    *,
+    colours: ByteArray | None = None,
+    keep: ByteArray | None = None,
+) -> Composite:
+    """Build the output pixels for ``options`` from an image and its alpha.
 
-    ``matte`` is H x W float32 in [0, 1] or uint8 in 0-255 (as from
-    :func:`cutout.imaging.tensor.saliency_to_matte8`, the cheaper of the two).
+    ``matte`` is H x W float32 in [0, 1] or uint8 in 0-255 (the engine passes the edge
+    stage's 8-bit alpha, the cheaper of the two). ``colours`` (H x W x 3 uint8) are the
+    subject's colours, the photo ``rgb`` when None; ``rgb`` stays the source of the
+    blurred background. ``keep`` (H x W uint8) is the input's own alpha: the output's
+    alpha never exceeds it.
     """
     if rgb.shape[:2] != matte.shape or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"rgb {rgb.shape} and matte {matte.shape} do not match")
+    for name, extra in (("colours", colours), ("keep", keep)):
+        if extra is not None and extra.shape[:2] != matte.shape:
+            raise ValueError(f"{name} {extra.shape} and matte {matte.shape} do not match")
     height, width = matte.shape
-    alpha8, alpha = _alphas(matte, options)
+    alpha8, alpha = _alphas(matte, options, keep)
     box = foreground_box(alpha8)
     if box is None and options.require_foreground:
         raise NoForegroundError("no foreground found in the image")
@@ -173,10 +194,7 @@ def compose(rgb: ByteArray, matte: FloatArray | ByteArray, options: RemoveOption
         mask = warp(alpha8, layout) if layout is not None and moved else alpha8
         return Composite(pixels=mask, foreground=box, alpha=mask)
 
-    if options.refine_edges:
-        alpha = _float_alpha(alpha8, alpha)
-        colours = refine_foreground(rgb, alpha)
-    else:
+    if colours is None:
         colours = rgb
     if layout is not None and moved:
         layer = warp(_rgba(colours, alpha8), layout)

@@ -4,6 +4,10 @@ Names, values and error codes follow remove.bg's public API (its OpenAPI descrip
 version 1.0), so that clients written for remove.bg work unchanged; docs/api.md lists
 each parameter and what cutout does with it. Everything that can be checked without the
 image is checked before the image is read.
+
+One extension: ``edges`` (cutout's edge refinement level, as in the native API). Other
+names remove.bg does not know are ignored, as before, so that a client sending a newer
+remove.bg parameter still gets an answer.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from typing import Any
 
 from cutout.errors import InvalidOptionError
 from cutout.options import (
+    DEFAULT_EDGES,
     Background,
+    EdgeLevel,
     FormatChoice,
     Margin,
     Position,
@@ -21,6 +27,7 @@ from cutout.options import (
     Roi,
     check_margin_cap,
     parse_background_color,
+    parse_edges,
     parse_format,
     parse_margin,
     parse_position,
@@ -67,6 +74,7 @@ class RemoveBgRequest:
     background: Background | None  # a colour; an image background is added later
     shadow: bool
     semitransparency: bool
+    edges: EdgeLevel  # cutout's extension
 
     def options(self, background: Background | None = None) -> RemoveOptions:
         """The options, with ``background`` (a decoded photo) in place of ``bg_color``."""
@@ -83,6 +91,7 @@ class RemoveBgRequest:
             "scale": self.scale,
             "position": self.position,
             "shadow": self.shadow,
+            "edges": self.edges,
             "format": resolve_format(choice, background=background, mask=mask),
             "require_foreground": True,
         }
@@ -137,4 +146,5 @@ def parse_request(params: Params) -> RemoveBgRequest:
         background=background,
         shadow=params.flag("add_shadow"),
         semitransparency=params.flag("semitransparency", default=True),
+        edges=parse_edges(params.get("edges") or DEFAULT_EDGES),
     )

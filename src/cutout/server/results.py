@@ -1,9 +1,10 @@
 """What both API dialects send with a result image: one set of headers, documented once.
 
 Every image response carries the output size, the subject's box in the output (remove.bg's
-``X-Foreground-*``), the model and a ``Server-Timing`` of the engine's stages; a dialect
-adds its own headers (remove.bg: ``X-Credits-Charged``, ``X-Type``) and the rate-limit
-headers after these.
+``X-Foreground-*``), the model, the edge level and the confidence score
+(``X-Cutout-Edges``, ``X-Cutout-Confidence``: for sending doubtful cut-outs to a person)
+and a ``Server-Timing`` of the engine's stages; a dialect adds its own headers
+(remove.bg: ``X-Credits-Charged``, ``X-Type``) and the rate-limit headers after these.
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ RESULT_HEADERS: dict[str, tuple[str, str]] = {
     "X-Foreground-Left": ("integer", "subject box in the output"),
     "X-Foreground-Width": ("integer", "subject box in the output"),
     "X-Foreground-Height": ("integer", "subject box in the output"),
+    "X-Cutout-Confidence": (
+        "number",
+        "0-1, 3 decimals: how much of the subject's outline the edge stage could decide; "
+        "low values mark cut-outs worth a person's look",
+    ),
+    "X-Cutout-Edges": ("string", "the edge refinement level that ran"),
     "Server-Timing": ("string", "per-stage times in ms"),
 }
 
@@ -37,6 +44,8 @@ def result_headers(result: RemoveResult, *extra: Mapping[str, str]) -> dict[str,
         "X-Width": str(result.width),
         "X-Height": str(result.height),
         "X-Model": result.model,
+        "X-Cutout-Confidence": f"{result.confidence:.3f}",
+        "X-Cutout-Edges": result.edges,
         "Server-Timing": ", ".join(
             f"{stage};dur={result.timings[stage] * 1000:.1f}"
             for stage in sorted(result.timings, key=_stage_order)

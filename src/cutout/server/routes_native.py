@@ -11,16 +11,20 @@ from cutout.arrays import ByteArray
 from cutout.errors import DecodeError, InvalidOptionError
 from cutout.imaging.decode import DecodedImage
 from cutout.options import (
+    DEFAULT_EDGES,
+    EDGE_LEVELS,
     FILL,
     FORMAT_CHOICES,
     QUALITY,
     THRESHOLD,
     Background,
+    EdgeLevel,
     ImageBackground,
     Margin,
     RemoveOptions,
     parse_background,
     parse_canvas,
+    parse_edges,
     parse_fill,
     parse_format,
     parse_margin,
@@ -60,7 +64,14 @@ OPTION_PARAMETERS: dict[str, tuple[dict[str, Any], str]] = {
         f"binarise the matte at this level ({THRESHOLD.low:g}-{THRESHOLD.high:g})",
     ),
     "invert": ({"type": "boolean"}, "keep the background, remove the subject"),
-    "refine_edges": ({"type": "boolean"}, "decontaminate edge colours"),
+    "edges": (
+        {"type": "string", "enum": list(EDGE_LEVELS), "default": DEFAULT_EDGES},
+        "edge refinement for fur and hair, off to best (each level slower and finer)",
+    ),
+    "refine_edges": (
+        {"type": "boolean", "deprecated": True},
+        "deprecated: the same as edges=best (edges wins when both are given)",
+    ),
     "format": (
         {"type": "string", "enum": list(FORMAT_CHOICES)},
         "output format; auto is PNG when the result has transparency, else JPEG",
@@ -137,6 +148,15 @@ def _margin(text: str) -> Margin:
         raise InvalidOptionError(exc.message, code="invalid_margin") from exc
 
 
+def _edges(params: Params) -> EdgeLevel:
+    """``edges``, else ``best`` for the old ``refine_edges=true``, else the default."""
+    legacy = params.flag("refine_edges")  # checked even when edges wins
+    text = params.get("edges")
+    if text:
+        return parse_edges(text)
+    return "best" if legacy else DEFAULT_EDGES
+
+
 def _given(params: Params, name: str, parse: Callable[[str], T]) -> T | None:
     """``parse`` of the parameter, or None when it is absent or empty."""
     text = params.get(name)
@@ -158,7 +178,7 @@ def native_options(params: Params, photo: ImageBackground | None = None) -> Remo
         "crop": params.flag("crop") or margin is not None,
         "canvas": _given(params, "canvas", parse_canvas),
         "shadow": params.flag("shadow"),
-        "refine_edges": params.flag("refine_edges"),
+        "edges": _edges(params),
     }
     # RemoveOptions keeps its own defaults for what the caller left out
     given = {"margin": margin, "fill": _given(params, "fill", parse_fill), "quality": quality}

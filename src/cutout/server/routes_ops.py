@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 
 from cutout import __version__
 from cutout.models.registry import all_specs
+from cutout.options import DEFAULT_EDGES, EDGE_LEVELS
 from cutout.server.errors import error_body
 from cutout.server.metrics import CONTENT_TYPE
 from cutout.server.state import ServerState
@@ -75,6 +76,8 @@ def model_info(state: ServerState) -> dict[str, Any]:
             "shutdown_grace_s": settings.shutdown_grace_s,
         },
         "require_gpu": settings.require_gpu,
+        # the edge levels the image routes take (parameter edges), for clients and the page
+        "edges": {"levels": list(EDGE_LEVELS), "default": DEFAULT_EDGES},
         "versions": backend_versions(),
         "revision": settings.k_revision,
     }

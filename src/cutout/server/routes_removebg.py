@@ -4,7 +4,9 @@ Bodies: multipart/form-data, application/x-www-form-urlencoded or JSON. Exactly 
 source (``image_file``, ``image_file_b64``, ``image_url``) and at most one background
 (``bg_color``, ``bg_image_file``, ``bg_image_url``). The answer is the image, or
 ``{"data": {"result_b64", "foreground_*"}}`` with ``Accept: application/json``; headers
-``X-Width``, ``X-Height``, ``X-Credits-Charged``, ``X-Type``, ``X-Foreground-*``.
+``X-Width``, ``X-Height``, ``X-Credits-Charged``, ``X-Type``, ``X-Foreground-*``, and
+cutout's own (``X-Cutout-Confidence``...: remove.bg clients ignore headers they do not
+know). cutout's one extension parameter is ``edges``; other unknown names are ignored.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from fastapi.responses import JSONResponse
 from cutout.errors import InputError
 from cutout.imaging.decode import DecodedImage
 from cutout.imaging.resize import downscale
-from cutout.options import Background, RemoveOptions
+from cutout.options import DEFAULT_EDGES, EDGE_LEVELS, Background, RemoveOptions
 from cutout.server.auth import API_KEY, authorize
 from cutout.server.fetch import fetch_url
 from cutout.server.inputs import (
@@ -62,6 +64,13 @@ _FIELDS: dict[str, dict[str, Any]] = {
     "semitransparency": {"type": "boolean"},
     "bg_color": _STRING,
     "bg_image_url": _STRING,
+    # cutout's extension (remove.bg has no such parameter)
+    "edges": {
+        "type": "string",
+        "enum": list(EDGE_LEVELS),
+        "default": DEFAULT_EDGES,
+        "description": "cutout's extension: edge refinement for fur and hair, off to best",
+    },
 }
 _BINARY = {"type": "string", "format": "binary"}
 _OPENAPI: dict[str, Any] = {

@@ -3,7 +3,7 @@
 :meth:`ServerState.remove` is the one path every image route takes::
 
     admit (bounded)  ->  decode+preprocess (thread pool)  ->  batcher (worker thread)
-                     ->  postprocess+compose+encode (thread pool)
+                     ->  postprocess+edges+compose+encode (thread pool)
 
 so the event loop only awaits. ``queue_size`` bounds the image requests inside the
 server at once (reading, decoding, waiting, running, encoding); one more is answered 503

@@ -1,7 +1,8 @@
 """The web page at ``GET /``: one HTML file, one script, one stylesheet, no build step.
 
-The page is a client of the public API (``POST /v1/remove``) like any other, so it
-needs nothing from the server but its files. They ship as package data in
+The page is a client of the public API (``POST /v1/remove``, and ``GET /model-info`` for
+the edge levels and their default) like any other, so it needs nothing from the server
+but its files. They ship as package data in
 ``cutout/server/static`` and are read once, on first request, then served from memory.
 The routes stay out of the OpenAPI schema: they are not part of the API.
 """

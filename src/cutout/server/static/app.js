@@ -1,4 +1,5 @@
-// The cutout web page: a plain client of POST /v1/remove. No framework, no build step.
+// The cutout web page: a plain client of POST /v1/remove (and of GET /model-info for the
+// edge levels and their default). No framework, no build step.
 "use strict";
 
 (function () {
@@ -19,6 +20,7 @@
   const cropInput = $("crop");
   const marginInput = $("margin");
   const formatInput = $("format");
+  const edgesInput = $("edges");
   const keyInput = $("api-key");
 
   let file = null;
@@ -44,7 +46,31 @@
       if (margin && margin !== "0") params.set("margin", margin);
     }
     params.set("format", formatInput.value);
+    if (!edgesInput.disabled && edgesInput.value) params.set("edges", edgesInput.value);
     return params;
+  }
+
+  // The edge levels and the default come from the server, never from a copy here; until
+  // they arrive (or if they cannot) nothing is sent and the server's default applies.
+  async function loadEdgeLevels() {
+    let edges = null;
+    try {
+      const response = await fetch("/model-info");
+      if (response.ok) edges = (await response.json()).edges;
+    } catch (ignored) {
+      edges = null;
+    }
+    if (!edges || !Array.isArray(edges.levels) || !edges.levels.length) return;
+    edgesInput.replaceChildren(
+      ...edges.levels.map((level) => {
+        const option = document.createElement("option");
+        option.value = level;
+        option.textContent = level === edges.default ? level + " (default)" : level;
+        option.selected = level === edges.default;
+        return option;
+      })
+    );
+    edgesInput.disabled = false;
   }
 
   // Every error shape the API may answer with, as one readable sentence.
@@ -168,9 +194,15 @@
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       const width = response.headers.get("X-Width");
       const height = response.headers.get("X-Height");
-      resultInfo.textContent =
-        (width && height ? width + " × " + height + " · " : "") +
-        formatBytes(blob.size) + " · " + seconds + " s";
+      const level = response.headers.get("X-Cutout-Edges");
+      const confidence = response.headers.get("X-Cutout-Confidence");
+      const parts = [];
+      if (width && height) parts.push(width + " × " + height);
+      parts.push(formatBytes(blob.size), seconds + " s");
+      if (level) parts.push("edges " + level);
+      // how much of the outline was clear; low values are worth a closer look
+      if (confidence) parts.push("confidence " + confidence);
+      resultInfo.textContent = parts.join(" · ");
       statusLine.textContent = "Done.";
     } catch (error) {
       if (error.name === "AbortError") return;
@@ -186,6 +218,7 @@
   }
 
   input.addEventListener("change", () => choose(input.files[0]));
+  loadEdgeLevels();
 
   // the key lives for this tab only, never in localStorage
   keyInput.value = sessionStorage.getItem("cutout-api-key") || "";
