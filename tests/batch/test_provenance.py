@@ -103,7 +103,7 @@ CHANGED = {
     "canvas": (100, 100),
     "fill": 0.5,
     "shadow": True,
-    "refine_edges": True,
+    "edges": "best",
     "format": "webp",
     "roi": (0, 0, 10, 10),
     "scale": 0.5,

@@ -35,6 +35,13 @@ def test_a_line_is_one_json_object_with_the_five_fields() -> None:
     )
 
 
+def test_a_done_line_carries_the_cut_outs_confidence() -> None:
+    line = ReportLine("cat.jpg", "cat.png", "done", None, 1.0, confidence=0.87654)
+    data = json.loads(line.to_json())
+    assert data["confidence"] == 0.877
+    assert ReportLine.from_json(line.to_json()).confidence == 0.877
+
+
 def test_reports_flush_on_a_clock_and_at_the_end(store: Store) -> None:
     now = [0.0]
     report = ShardReport(store, Shard(1, 3), flush_interval_s=10, clock=lambda: now[0])

@@ -57,7 +57,7 @@ def _flags(command: str) -> dict[str, argparse.Action]:
 
 def test_every_remove_option_is_a_batch_option_with_the_same_definition() -> None:
     remove, batch_flags = _flags("remove"), _flags("batch")
-    own = {"-o", "--output", "--skip-existing", "--quiet", "-q", "-h", "--help"}
+    own = {"-o", "--output", "--skip-existing", "--report", "--quiet", "-q", "-h", "--help"}
     for flag, action in remove.items():
         if flag in own:
             continue
@@ -73,6 +73,8 @@ def test_a_folder_is_done_then_skipped_then_redone_when_an_option_changes(
     code, err = batch(capsys, folder, out)
     assert code == 0, err
     assert statuses(out) == dict.fromkeys(PHOTOS, "done")
+    # each cut-out made reports its confidence, for sending doubtful ones to a person
+    assert all(0.0 <= line["confidence"] <= 1.0 for line in report(out).values())
     outputs = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
     assert outputs == sorted(name.replace(".jpg", ".png") for name in PHOTOS)
     assert err[-1].startswith(f"cutout: shard 0/1 of {folder} -> {out}: 6 items: 6 done, 0 skipped")

@@ -50,9 +50,17 @@ class ReportLine:
     status: Status
     error: str | None = None
     seconds: float = 0.0
+    # the cut-out's confidence (0-1, cutout.imaging.edges) for a done item: a shop sends
+    # the doubtful ones to a person
+    confidence: float | None = None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self) | {"seconds": round(self.seconds, 3)}, ensure_ascii=False)
+        fields = asdict(self) | {"seconds": round(self.seconds, 3)}
+        if self.confidence is None:
+            del fields["confidence"]  # only a made cut-out has one
+        else:
+            fields["confidence"] = round(self.confidence, 3)
+        return json.dumps(fields, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> ReportLine:
@@ -69,6 +77,7 @@ class ReportLine:
                 status=cast(Status, status),
                 error=None if error is None else str(error),
                 seconds=float(data.get("seconds", 0.0)),
+                confidence=None if data.get("confidence") is None else float(data["confidence"]),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"not a report line: {text[:200]!r}") from exc

@@ -52,6 +52,9 @@ class Finished(Protocol):
     @property
     def media_type(self) -> str: ...
 
+    @property
+    def confidence(self) -> float: ...
+
 
 class Model(Protocol[P, S]):
     """The three stages of :class:`cutout.engine.Engine`."""
@@ -72,6 +75,7 @@ class _Work:
     size: int = 0  # of the bytes read
     digest: str | None = None
     seconds: float = 0.0  # work done on it, in every stage
+    confidence: float | None = None  # of the cut-out made (None when none was made)
 
 
 @dataclass(eq=False)
@@ -177,6 +181,7 @@ class ShardRun(Generic[P, S]):
 
     def store(self, work: _Work, output: Finished) -> None:
         task, existing = work.task, work.existing
+        work.confidence = output.confidence
         source = task.source
         provenance = Provenance(source.name, source.generation, work.size, work.digest, self.digest)
         with _timed(work):
@@ -214,7 +219,11 @@ class ShardRun(Generic[P, S]):
 
     # -- reporting -----------------------------------------------------------------------
     def _finish(self, work: _Work, status: Status, error: str | None = None) -> None:
-        self._add(ReportLine(work.task.source.name, work.task.output, status, error, work.seconds))
+        confidence = work.confidence if status == "done" else None
+        line = ReportLine(
+            work.task.source.name, work.task.output, status, error, work.seconds, confidence
+        )
+        self._add(line)
 
     def _add(self, line: ReportLine) -> None:
         self.report.add(line)
