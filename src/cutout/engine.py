@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cutout.arrays import FloatArray
-from cutout.backends import Backend, create_backend
+from cutout.backends import Backend, CpuRuntime, create_backend
 from cutout.backends.base import DeviceInfo
 from cutout.cpus import usable_cpus
 from cutout.devices import DeviceProbe, resolve_device
@@ -129,6 +129,7 @@ class Engine:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         backend: Backend | None = None,
         home: Path | None = None,
+        cpu_runtime: CpuRuntime = "auto",
     ) -> None:
         spec = get_spec(model) if isinstance(model, str) else model
         if resize is not None:
@@ -140,6 +141,8 @@ class Engine:
         self.max_pixels = max_pixels
         # the weights cache and exported graphs; None: Settings' (CUTOUT_HOME), read at load
         self.home = home
+        # InSPyReNet's CPU forward: the exported graph (auto, onnxruntime) or torch
+        self.cpu_runtime = cpu_runtime
         self.stats = EngineStats()
         self._backend = backend
         self._load_lock = threading.Lock()
@@ -158,6 +161,7 @@ class Engine:
             resize=settings.resize,
             max_pixels=settings.max_pixels,
             home=settings.home,
+            cpu_runtime=settings.cpu_runtime,
         )
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -193,6 +197,7 @@ class Engine:
                     threads=self.threads,
                     verify=resolved.source != "user",
                     home=home,
+                    cpu_runtime=self.cpu_runtime,
                 )
             self._backend.load()
             self.stats.load_seconds = time.perf_counter() - start
