@@ -266,6 +266,24 @@ def test_a_failed_export_falls_back_to_torch(
         backend.close()
 
 
+def test_a_cache_it_cannot_write_falls_back_to_torch(exports: Path, tmp_path: Path) -> None:
+    """A read-only cache (an image's, for its non-root user) without the graph: torch."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "onnx").write_text("a file where the folder would be")
+    backend = TorchBackend(SPEC, synthetic_checkpoint(SIZE), device="cpu", verify=False, home=home)
+    backend.load()
+    try:
+        assert backend.graph is None and backend.device.providers == ("torch",)
+        assert len(backend.device.fallbacks) == 1
+        assert backend.device.fallbacks[0].startswith(
+            "exporting the CPU graph failed (ModelError: cannot export inspyrenet-fast into"
+        )
+    finally:
+        backend.close()
+    assert exports.read_text() == ""
+
+
 def _start(home: Path, weights: Path, start_at: float, seconds: float, log: Path) -> Any:
     command = [sys.executable, "-m", "tests.graph_stand_in", str(home), str(weights)]
     command += [str(start_at), str(seconds), str(log)]

@@ -123,6 +123,8 @@ def cached_graph(
             return export_onnx(spec, weights, path, optimize=True)
     except locks.LockTimeout as exc:
         raise ModelError(f"gave up waiting for the export of {spec.name}: {exc}") from exc
+    except OSError as exc:  # the lock beside the graph: a cache this process cannot write
+        raise ModelError(f"cannot export {spec.name} into {path.parent}: {exc}") from exc
 
 
 def export_onnx(spec: ModelSpec, weights: Path, output: Path, *, optimize: bool = False) -> Path:
