@@ -7,7 +7,14 @@
 #
 # Weights are baked into their own layer: downloaded and checksum-verified by
 # `cutout models pull` (default), or copied from ./weights/ in the build context with
-# --build-arg WEIGHTS_SOURCE=context (for builders without internet access).
+# --build-arg WEIGHTS_SOURCE=context (for builders without internet access). Each runtime
+# stage then checks them once more, as root, and remembers their digests in
+# /opt/cutout/digests, so that a start never hashes a checkpoint again (docs/inspyrenet.md).
+# The CPU image also bakes each model's ONNX graph (`cutout models export-onnx`, about a
+# minute for fast and three for base, 400 MB each, ~6 GB of memory for base): the CPU
+# forward runs it with ONNX Runtime from the first request, and the process runs as a user
+# who could not write the export at start-up anyway. --build-arg MODELS=inspyrenet-fast
+# builds a smaller image.
 # The install steps are the ones .ci/run exercises: torch pinned first, then the package
 # with its extras, so CI tests what the image runs. Runs as a non-root user and serves
 # `cutout serve` on $PORT (Cloud Run sets it; 8080 here).
@@ -20,6 +27,7 @@ ARG WEIGHTS_SOURCE=download
 ARG PYTHON_IMAGE=python:3.11-slim
 ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu22.04
 ARG TORCH_VERSION=2.13.0
+ARG MODELS="inspyrenet-base inspyrenet-fast"
 
 # ---- weights: `cutout models pull` (checksums verified) ---------------------------------
 FROM ${PYTHON_IMAGE} AS weights-download
@@ -28,7 +36,7 @@ COPY pyproject.toml README* /src/
 COPY src /src/src
 # base dependencies only: pulling weights needs no torch
 RUN python -m pip install /src
-ARG MODELS="inspyrenet-base inspyrenet-fast"
+ARG MODELS
 RUN for model in ${MODELS}; do cutout models pull "${model}"; done
 
 # ---- weights: copied from the build context (./weights/ckpt_base.pth, ...) ---------------
@@ -51,8 +59,12 @@ RUN python -m pip install '/src[torch]' && rm -rf /src
 
 FROM cpu-install AS cpu
 COPY --from=weights /opt/cutout/weights /opt/cutout/weights
-RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin cutout
 ENV CUTOUT_HOME=/opt/cutout CUTOUT_MODEL=inspyrenet-fast CUTOUT_DEVICE=cpu PORT=8080
+# the graphs the CPU forward runs, and the weights' digests (verified against the published
+# md5 on the way), written as root into the image
+ARG MODELS
+RUN for model in ${MODELS}; do cutout models export-onnx "${model}"; done
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin cutout
 USER 10001
 EXPOSE 8080
 CMD ["cutout", "serve"]
@@ -84,8 +96,11 @@ RUN python -m pip install '/src[torch,gpu]' && rm -rf /src \
 
 FROM gpu-install AS gpu
 COPY --from=weights /opt/cutout/weights /opt/cutout/weights
-RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin cutout
 ENV CUTOUT_HOME=/opt/cutout CUTOUT_MODEL=inspyrenet-base CUTOUT_DEVICE=cuda PORT=8080
+# the weights' digests, remembered while verifying (a GPU runs torch: no graph to bake)
+ARG MODELS
+RUN for model in ${MODELS}; do cutout models verify "${model}"; done
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin cutout
 USER 10001
 EXPOSE 8080
 CMD ["cutout", "serve"]

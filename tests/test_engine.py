@@ -142,3 +142,20 @@ def test_engine_from_settings_carries_every_model_setting(tmp_path: Path) -> Non
     assert engine.threads == 1
     assert engine.max_pixels == 2_000_000
     assert not engine.loaded
+
+
+def test_onnx_runtime_on_the_cpu_skips_the_warm_up_forward(
+    u2netp_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its session did the one-off work when it opened: a warm-up forward would only delay
+    readiness. Backends that warm up (torch, GPUs, the fake) still run one."""
+    assert u2netp_engine.device.providers == ("CPUExecutionProvider",)
+    calls: list[int] = []
+    monkeypatch.setattr(u2netp_engine.backend, "predict", lambda batch: calls.append(1))
+    assert u2netp_engine.warmup() == 0.0
+    assert u2netp_engine.stats.warmup_seconds == 0.0
+    assert calls == []
+    backend = FakeBackend()
+    with Engine(backend.spec, backend=backend) as engine:
+        engine.warmup()
+        assert backend.batches == [1]

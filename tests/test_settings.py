@@ -25,6 +25,19 @@ def test_home_defaults_to_the_user_cache_dir(monkeypatch: pytest.MonkeyPatch) ->
     assert Settings().home == load_settings().home
 
 
+def test_cpu_runtime_reaches_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cutout.engine import Engine
+    from cutout.errors import ConfigError
+
+    assert load_settings().cpu_runtime == "auto"
+    monkeypatch.setenv("CUTOUT_CPU_RUNTIME", "torch")
+    settings = load_settings(model="inspyrenet-fast")
+    assert Engine.from_settings(settings).cpu_runtime == "torch"
+    monkeypatch.setenv("CUTOUT_CPU_RUNTIME", "tensorflow")
+    with pytest.raises(ConfigError, match="CUTOUT_CPU_RUNTIME"):
+        load_settings()
+
+
 def test_only_config_reads_the_environment() -> None:
     readers = []
     for path in sorted((REPO / "src" / "cutout").rglob("*.py")):

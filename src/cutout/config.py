@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # is billed as one; on the CPU it serves 10-20x slower): see Engine.require_gpu
     require_gpu: bool = False
     threads: int | None = Field(default=None, ge=1)
+    # the CPU forward of InSPyReNet: auto (the exported ONNX graph, exported into home on
+    # first use for static-size models), onnxruntime (exported for dynamic ones too), torch
+    cpu_runtime: Literal["auto", "onnxruntime", "torch"] = "auto"
     resize: Literal["static", "dynamic"] | None = None
     # the cache: weights (home/weights) and exported ONNX graphs (home/onnx)
     home: Path = Field(default_factory=lambda: Path(platformdirs.user_cache_dir("cutout")))

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cutout.arrays import FloatArray
-from cutout.backends import Backend, create_backend
+from cutout.backends import Backend, CpuRuntime, create_backend
 from cutout.backends.base import DeviceInfo
 from cutout.cpus import usable_cpus
 from cutout.devices import GPU_KINDS, DeviceProbe, resolve_device
@@ -128,6 +128,11 @@ def _settings_home() -> Path:
     return load_settings().home
 
 
+def _ready_when_loaded(device: DeviceInfo) -> bool:
+    """True for ONNX Runtime's CPU provider alone, which needs no warm-up forward."""
+    return device.kind == "cpu" and device.providers == ("CPUExecutionProvider",)
+
+
 class Engine:
     """Background removal with one model.
 
@@ -148,6 +153,7 @@ class Engine:
         backend: Backend | None = None,
         home: Path | None = None,
         require_gpu: bool = False,
+        cpu_runtime: CpuRuntime = "auto",
     ) -> None:
         spec = get_spec(model) if isinstance(model, str) else model
         if resize is not None:
@@ -161,6 +167,8 @@ class Engine:
         self.home = home
         # serve from a GPU or not at all (see the module docstring)
         self.require_gpu = require_gpu
+        # InSPyReNet's CPU forward: the exported graph (auto, onnxruntime) or torch
+        self.cpu_runtime = cpu_runtime
         self.stats = EngineStats()
         self._backend = backend
         self._load_lock = threading.Lock()
@@ -180,6 +188,7 @@ class Engine:
             max_pixels=settings.max_pixels,
             home=settings.home,
             require_gpu=settings.require_gpu,
+            cpu_runtime=settings.cpu_runtime,
         )
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -218,6 +227,7 @@ class Engine:
                     threads=self.threads,
                     verify=resolved.source != "user",
                     home=home,
+                    cpu_runtime=self.cpu_runtime,
                 )
             try:
                 self._backend.load()
@@ -251,8 +261,18 @@ class Engine:
                 raise GpuUnavailableError(problem)
 
     def warmup(self) -> float:
-        """Run one forward on a blank image; returns the seconds it took."""
+        """Run one forward on a blank image; returns the seconds it took (0.0: skipped).
+
+        Skipped where it buys nothing: ONNX Runtime on the CPU does its one-off work
+        (graph optimisation, weight prepacking) when the session opens, and its first
+        run costs what later ones do (u2netp: 0.38 against 0.27-0.35 s of CPU), so a
+        warm-up forward would only delay readiness by a whole forward. torch (lazy
+        initialisation, kernel choice) and GPUs (a context, cuDNN autotuning) do warm up.
+        """
         self.load()
+        if _ready_when_loaded(self.backend.device):
+            self.stats.warmup_seconds = 0.0
+            return 0.0
         start = time.perf_counter()
         blank = np.full((self.spec.input_size, self.spec.input_size, 3), 127, np.uint8)
         self.backend.predict(preprocess(blank, self.spec)[None])

@@ -37,10 +37,16 @@ SPEC = get_spec("inspyrenet-fast")
 
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchBackend]:
-    # an empty cache home: no exported graph, so the torch forward runs
+    # the torch forward (by default the CPU runs the graph exported into home)
     home = tmp_path_factory.mktemp("home")
     loaded = TorchBackend(
-        SPEC, synthetic_checkpoint(384), device="cpu", threads=2, verify=False, home=home
+        SPEC,
+        synthetic_checkpoint(384),
+        device="cpu",
+        threads=2,
+        verify=False,
+        home=home,
+        cpu_runtime="torch",
     )
     loaded.load()
     yield loaded
@@ -137,6 +143,7 @@ def test_gpu_that_fails_to_initialise_falls_back_to_the_cpu(
         verify=False,
         probe=probe(cuda=True),
         home=tmp_path,
+        cpu_runtime="torch",  # on the CPU it falls back to: no export needed here
     )
     with caplog.at_level(logging.WARNING, logger="cutout.backends.torch"):
         fallback.load()

@@ -68,6 +68,32 @@ def test_runtime_stage(target: str, model: str, device: str, extras: str) -> Non
     assert model in model_names()
 
 
+@pytest.mark.parametrize(("target", "step"), [
+    ("cpu", 'cutout models export-onnx "${model}"'), ("gpu", 'cutout models verify "${model}"'),
+])  # fmt: skip
+def test_each_image_checks_its_weights_once_at_build_time(target: str, step: str) -> None:
+    """As root, after the weights are in place, for every model the image ships: the
+    digests are remembered (no hashing at start) and, on the CPU, the graph is baked."""
+    stage = _stage_text(target)
+    assert "ARG MODELS\n" in stage + "\n"  # the global list of models, in this stage
+    run = stage.index(f"RUN for model in ${{MODELS}}; do {step}; done")
+    assert stage.index("COPY --from=weights /opt/cutout/weights") < run
+    assert stage.index("ENV CUTOUT_HOME=/opt/cutout") < run  # into the cache the server reads
+    assert run < stage.index("USER 10001")
+
+
+def test_the_cpu_image_serves_the_graph_it_bakes() -> None:
+    """The export writes where the torch backend looks (CUTOUT_HOME), for the model the
+    image serves, on the CPU the image names."""
+    stage = _stage_text("cpu")
+    models = re.search(r'^ARG MODELS="([^"]+)"$', DOCKERFILE, re.M)
+    assert models is not None
+    served = re.search(r"CUTOUT_MODEL=(\S+)", stage)
+    assert served is not None and served.group(1) in models.group(1).split()
+    assert "CUTOUT_DEVICE=cpu" in stage
+    assert "CUTOUT_CPU_RUNTIME" not in stage  # the default: the baked graph
+
+
 def test_weights_are_pulled_by_the_cli() -> None:
     download = "\n".join(_stages()["weights-download"])
     assert 'cutout models pull "${model}"' in download

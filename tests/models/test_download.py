@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from cutout.errors import ChecksumError, DownloadError
+from cutout.models import digests
 from cutout.models.download import download
 from cutout.models.registry import get_spec
 from cutout.models.spec import ModelSpec
-from cutout.models.weights import cache_dir, resolve_weights
+from cutout.models.weights import cache_dir, resolve_weights, verify_file
 from tests.models.weights_server import PAYLOAD, PAYLOAD_SHA256, WeightsServer, serve, spec_for
 
 
@@ -37,6 +38,22 @@ def test_good_file_lands_in_cache_verified(server: WeightsServer, tmp_path: Path
     assert not result.path.with_name("test-weights.bin.part").exists()
     assert seen[-1] == (len(PAYLOAD), len(PAYLOAD))
     # and the engine's resolver now finds it without any network
+    assert resolve_weights(spec, home=tmp_path).path == result.path
+
+
+@pytest.mark.parametrize("md5_only", [False, True])
+def test_a_pulled_file_is_not_hashed_again_on_load(
+    server: WeightsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, md5_only: bool
+) -> None:
+    """The pull verified it and remembered the digests of the file it renamed into place."""
+    spec = _spec(server, "/good.bin", md5_only=md5_only)
+    result = download(spec, home=tmp_path)
+
+    def no_hashing(path: Path, algorithms: tuple[str, ...]) -> dict[str, str]:
+        raise AssertionError(f"{path} hashed again")
+
+    monkeypatch.setattr(digests, "compute", no_hashing)
+    assert verify_file(spec, result.path, home=tmp_path) == PAYLOAD_SHA256
     assert resolve_weights(spec, home=tmp_path).path == result.path
 
 

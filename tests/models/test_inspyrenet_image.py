@@ -31,7 +31,8 @@ def _reference(name: str) -> np.ndarray:
 
 
 def _engine_matte(model: str, size: int, photo: Path) -> np.ndarray:
-    with Engine(model, weights=synthetic_checkpoint(size), device="cpu") as engine:
+    weights = synthetic_checkpoint(size)
+    with Engine(model, weights=weights, device="cpu", cpu_runtime="torch") as engine:
         matte = engine.matte(photo)
         assert engine.device.kind == "cpu"
         assert engine.backend.weights_sha256 is not None
@@ -51,7 +52,7 @@ def test_engine_matte_matches_the_reference(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("CUTOUT_HOME", str(tmp_path))  # no exported graph: the torch forward
+    monkeypatch.setenv("CUTOUT_HOME", str(tmp_path))
     matte = _engine_matte(model, size, shared_images / "animal-1.jpg")
     expected = _reference(reference)
     assert matte.shape == expected.shape == (667, 1000)
@@ -66,6 +67,9 @@ def test_engine_matte_matches_the_reference(
 def test_cli_mask_matches_the_reference(
     model: str, size: int, reference: str, shared_images: Path, tmp_path: Path
 ) -> None:
+    """fast: the default from an empty cache (the graph is exported on first use, with
+    one progress line, and runs the forward); base: torch (CUTOUT_CPU_RUNTIME), sparing the
+    suite its 3-minute export."""
     out = tmp_path / "mask.png"
     command = [
         str(CUTOUT),
@@ -83,9 +87,18 @@ def test_cli_mask_matches_the_reference(
         "-o",
         str(out),
     ]
-    env = dict(os.environ, CUTOUT_HOME=str(tmp_path))
+    env = dict(os.environ, CUTOUT_HOME=str(tmp_path / "home"))
+    if model != "inspyrenet-fast":
+        env["CUTOUT_CPU_RUNTIME"] = "torch"
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env, timeout=900)
     assert done.returncode == 0, done.stderr
+    if model == "inspyrenet-fast":
+        assert done.stderr.splitlines() == [
+            "cutout: exporting inspyrenet-fast for the CPU (once, ~1 min)..."
+        ]
+        assert len(list((tmp_path / "home" / "onnx").glob("*.onnx"))) == 1
+    else:
+        assert done.stderr == ""
     with Image.open(out) as image:
         assert image.mode == "L"
         mask = np.asarray(image, dtype=np.float64) / 255.0

@@ -54,7 +54,7 @@ def test_model_info(client: httpx.Client) -> None:
     assert info["precision"] == "float32"
     assert info["fallbacks"] == []
     assert info["load_seconds"] > 0
-    assert info["warmup_seconds"] > 0
+    assert info["warmup_seconds"] == 0  # ONNX Runtime on the CPU needs no warm-up forward
     assert info["batch"]["max_batch"] == 8
     assert info["limits"]["max_upload_bytes"] == 25 * 1024 * 1024
     assert "onnxruntime" in info["versions"]

@@ -11,12 +11,18 @@ device.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from cutout.arrays import FloatArray
 from cutout.models.spec import ModelSpec
 
-__all__ = ["Backend", "DeviceInfo"]
+__all__ = ["Backend", "CpuRuntime", "DeviceInfo"]
+
+# InSPyReNet's CPU forward (cutout.backends.torch): "auto" runs the exported ONNX graph,
+# exported into the cache on first use for a static-size model (used by a dynamic-size one
+# when it is already there); "onnxruntime" exports it for a dynamic-size one too; "torch"
+# never uses it
+CpuRuntime = Literal["auto", "torch", "onnxruntime"]
 
 
 @dataclass

@@ -8,11 +8,16 @@ imports what it needs inside its functions), so ``cutout --help`` stays fast.
 
 Exit codes: 0 success, 1 failure (some inputs failed, or a CutoutError), 2 usage error.
 No tracebacks unless ``--debug``.
+
+The library prints nothing; what it logs for a person at the terminal (the one-off ONNX
+export on first CPU use, a device fallback) is shown as ``cutout: ...`` lines on stderr
+(warnings only with ``--quiet``). ``cutout serve`` replaces this with its own log setup.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import traceback
@@ -26,7 +31,7 @@ from cutout.errors import CutoutError
 if TYPE_CHECKING:
     _Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "build_parser", "main", "show_library_lines"]
 
 # name -> the function that adds the command's parser
 COMMANDS: dict[str, Callable[[_Subparsers], None]] = {
@@ -60,12 +65,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _StderrLines(logging.Handler):
+    """``cutout: message`` on whatever ``sys.stderr`` is when the record comes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter("cutout: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:  # logging must never break the command
+            self.handleError(record)
+
+
+def show_library_lines(quiet: bool = False) -> None:
+    """Show the library's log lines for a person (see the module docstring); once."""
+    logger = logging.getLogger("cutout")
+    if not any(isinstance(handler, _StderrLines) for handler in logger.handlers):
+        logger.addHandler(_StderrLines())
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return 2
+    show_library_lines(quiet=bool(getattr(args, "quiet", False)))
     try:
         code: int = args.func(args)
         return code

@@ -197,8 +197,8 @@ def _verify(args: argparse.Namespace) -> int:
             print(f"{spec.name}: not downloaded ({state.path}); `cutout models pull {spec.name}`")
             failed = failed or args.name is not None
             continue
-        try:
-            sha256 = verify_file(spec, state.path)
+        try:  # the whole file, whatever the digest memo says; the memo is refreshed
+            sha256 = verify_file(spec, state.path, home=home, fresh=True)
         except ChecksumError as exc:
             print(f"cutout: {spec.name}: {exc.message}", file=sys.stderr)
             failed = True
@@ -229,17 +229,24 @@ def _register_export_onnx(commands: _Subparsers) -> None:
 
 def _export_onnx(args: argparse.Namespace) -> int:
     """Without ``-o`` the graph goes to the cache location keyed by the weights' sha256,
-    where the torch backend picks it up and runs the CPU forward through ONNX Runtime."""
-    from cutout.models.inspyrenet.export import export_onnx, onnx_cache_path
+    where the torch backend picks it up and runs the CPU forward through ONNX Runtime (the
+    same export it would otherwise run on first CPU use, under the same lock)."""
+    from cutout.models.inspyrenet.export import cached_graph, export_onnx
     from cutout.models.registry import get_spec
-    from cutout.models.weights import file_digest, resolve_weights, verify_file
+    from cutout.models.weights import resolve_weights, verify_file, weights_sha256
 
     spec = get_spec(args.name)
     home = _home()
     resolved = resolve_weights(spec, args.weights, home=home)
-    sha256 = verify_file(spec, resolved.path) if resolved.verified else file_digest(resolved.path)
-    output = args.output or onnx_cache_path(spec, sha256, home)
-    export_onnx(spec, resolved.path, output)
-    where = "the cache; CPU inference now uses ONNX Runtime" if args.output is None else output
+    if resolved.verified:
+        sha256 = verify_file(spec, resolved.path, home=home)
+    else:
+        sha256 = weights_sha256(resolved.path, home=home)
+    if args.output is None:
+        output = cached_graph(spec, resolved.path, sha256, home, force=True)
+        where = "the cache; CPU inference now uses ONNX Runtime"
+    else:
+        output = export_onnx(spec, resolved.path, args.output)
+        where = str(output)
     print(f"{spec.name}: exported {resolved.path} (sha256 {sha256}) to {output} ({where})")
     return 0

@@ -7,6 +7,9 @@ ignores ``Range`` (answers 200) restarts the file from byte zero; a resumed file
 its checksum is deleted and downloaded once more from scratch. Only a file whose digest
 matches the spec is renamed (atomically) to its final name.
 
+The digests found are remembered for the unchanged file (:mod:`cutout.models.digests`), so
+loading it later does not hash it again.
+
 Failures raise :class:`DownloadError` (network, HTTP status, cut-off transfer; the message
 names the model, the URL and the manual step) or :class:`ChecksumError`.
 """
@@ -14,16 +17,16 @@ names the model, the URL and the manual step) or :class:`ChecksumError`.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from cutout.errors import ChecksumError, DownloadError
+from cutout.models import digests, locks
 from cutout.models.spec import ModelSpec
-from cutout.models.weights import cache_dir, verify_file
+from cutout.models.weights import cache_dir, check_digests, verify_file
 
 __all__ = ["DownloadResult", "ProgressCallback", "download"]
 
@@ -74,28 +77,13 @@ def download(
     if not source:
         raise DownloadError(f"model {spec.name} has no download URL; its weights ship in cutout")
     target.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(target.with_name(target.name + ".lock")):
-        return _download(spec, source, target, force, attempts, timeout, progress)
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock on ``path`` (POSIX); elsewhere, no lock."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: concurrent pulls of one file are not guarded
-        yield
-        return
-    with path.open("a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    with locks.exclusive(target.with_name(target.name + ".lock")):
+        return _download(spec, home, source, target, force, attempts, timeout, progress)
 
 
 def _download(
     spec: ModelSpec,
+    home: Path,
     source: str,
     target: Path,
     force: bool,
@@ -104,8 +92,8 @@ def _download(
     progress: ProgressCallback | None,
 ) -> DownloadResult:
     if target.is_file() and not force:
-        try:
-            sha256 = verify_file(spec, target)
+        try:  # verified again in full (and remembered): a pull is the explicit check
+            sha256 = verify_file(spec, target, home=home, fresh=True)
         except ChecksumError:
             pass  # a damaged cached file is replaced below
         else:
@@ -138,8 +126,10 @@ def _download(
                     f"{exc.response.status_code}; {_manual_step(spec, source, target)}"
                 ) from exc
             resumed_any = resumed_any or resumed
+            fetched = digests.FileIdentity.of(part)
+            found = digests.compute(part, ("sha256", "md5"))
             try:
-                sha256 = verify_file(spec, part)
+                sha256 = check_digests(spec, part, found)
             except ChecksumError as exc:
                 part.unlink(missing_ok=True)
                 if resumed and checksum_retry_left:
@@ -153,6 +143,9 @@ def _download(
                 ) from exc
             _fsync(part)
             os.replace(part, target)
+            # the renamed file keeps the size and time it was hashed at
+            placed = digests.FileIdentity(str(target.resolve()), fetched.size, fetched.mtime_ns)
+            digests.remember(home, target, found, identity=placed)
             return DownloadResult(target, sha256, True, resumed_any, _has_digest(spec))
     assert last_error is not None
     raise DownloadError(

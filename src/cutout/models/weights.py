@@ -5,9 +5,11 @@ Weights arrive only through an explicit step: ``cutout models pull`` (which call
 (``--weights`` / ``CUTOUT_WEIGHTS``). Nothing here runs at import, and constructors never
 download.
 
-Cache layout: ``<home>/weights/<filename>``. ``home`` is the caller's
-(:attr:`cutout.config.Settings.home`: ``CUTOUT_HOME``, by default the user's cache dir,
-e.g. ``~/.cache/cutout``); nothing here reads the environment.
+Cache layout: ``<home>/weights/<filename>``, and the digest memo in ``<home>/digests/``
+(:mod:`cutout.models.digests`: a file hashed once is not hashed again at every load while
+it is unchanged). ``home`` is the caller's (:attr:`cutout.config.Settings.home`:
+``CUTOUT_HOME``, by default the user's cache dir, e.g. ``~/.cache/cutout``); nothing here
+reads the environment.
 """
 
 from __future__ import annotations
@@ -18,15 +20,18 @@ from importlib import resources
 from pathlib import Path
 
 from cutout.errors import ChecksumError, WeightsMissingError
+from cutout.models import digests
 from cutout.models.spec import ModelSpec
 
 __all__ = [
     "ResolvedWeights",
     "cache_dir",
+    "check_digests",
     "embedded_path",
     "file_digest",
     "resolve_weights",
     "verify_file",
+    "weights_sha256",
 ]
 
 _CHUNK = 1 << 20
@@ -51,24 +56,50 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
     return digest.hexdigest()
 
 
-def verify_file(spec: ModelSpec, path: Path) -> str:
+def verify_file(
+    spec: ModelSpec, path: Path, *, home: Path | None = None, fresh: bool = False
+) -> str:
     """Check ``path`` against the spec's published digests; return its sha256.
 
-    Raises :class:`ChecksumError` naming the file, the expected and the actual digest.
+    With ``home``, the digests come from the memo there when it knows the unchanged file,
+    and a file hashed here is remembered; ``fresh`` hashes it regardless (``cutout models
+    verify``, pulls) and refreshes the memo. Raises :class:`ChecksumError` naming the file,
+    the expected and the actual digest.
     """
-    sha256 = file_digest(path, "sha256")
+    use_md5 = bool(spec.weights.md5 and not spec.weights.sha256)
+    algorithms = ("sha256", "md5") if use_md5 else ("sha256",)
+    if fresh:
+        before = digests.FileIdentity.of(path)
+        found = digests.compute(path, algorithms)
+        if home is not None:
+            digests.remember(home, path, found, identity=before)
+    else:
+        found = digests.digests(path, algorithms, home=home)
+    return check_digests(spec, path, found)
+
+
+def check_digests(spec: ModelSpec, path: Path, found: dict[str, str]) -> str:
+    """Compare ``found`` (sha256, and md5 where only an md5 is published) with the spec's
+    digests; return the sha256."""
+    sha256 = found["sha256"]
     expected_sha = spec.weights.sha256
     if expected_sha and sha256 != expected_sha:
         raise ChecksumError(
             f"{path}: sha256 {sha256} does not match {expected_sha} for model {spec.name}"
         )
     if spec.weights.md5 and not expected_sha:
-        md5 = file_digest(path, "md5")
+        md5 = found["md5"]
         if md5 != spec.weights.md5:
             raise ChecksumError(
                 f"{path}: md5 {md5} does not match {spec.weights.md5} for model {spec.name}"
             )
     return sha256
+
+
+def weights_sha256(path: Path, *, home: Path | None = None) -> str:
+    """The sha256 of a user's weights file (``--weights``): it identifies the file (and
+    keys its exported graph) but is not checked against anything; memoised under ``home``."""
+    return digests.digests(path, ("sha256",), home=home)["sha256"]
 
 
 @dataclass(frozen=True)
