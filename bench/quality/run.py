@@ -83,7 +83,9 @@ def rembg(*options: str) -> Method:
 # (pymatting's estimate_alpha_cf) on the whole image, then estimate_foreground_ml.
 METHODS = (
     cutout(),
-    cutout("--refine-edges"),
+    cutout("--edges", "off"),
+    cutout("--edges", "fast"),
+    cutout("--edges", "best"),
     rembg(),
     rembg("-a"),
 )

@@ -33,7 +33,14 @@ report.write_text("\\n".join(lines) + "\\n")
 
 def test_the_method_table() -> None:
     names = [method.name for method in run.METHODS]
-    assert names == ["cutout", "cutout --refine-edges", "rembg", "rembg -a"]
+    assert names == [
+        "cutout",
+        "cutout --edges off",
+        "cutout --edges fast",
+        "cutout --edges best",
+        "rembg",
+        "rembg -a",
+    ]
     assert run.REFERENCE in names
     level = run.cutout("--edges", "best")
     assert level.name == "cutout --edges best"
