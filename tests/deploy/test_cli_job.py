@@ -17,7 +17,7 @@ import pytest
 from cutout.batch.gcs import GcsStore
 from cutout.batch.locations import GcsLocation, parse_location
 from cutout.batch.report import ReportLine, ShardReport
-from cutout.batch.shard import shard_from_env
+from cutout.batch.shard import shard_from_task
 from cutout.cli.main import main
 from tests.conftest import REPO
 from tests.deploy.jobs import job_toml
@@ -135,7 +135,8 @@ def stand_in_batch(client: Any) -> Callable[[TaskAttempt], int]:
     def run(attempt: TaskAttempt) -> int:
         assert attempt.args[0] == "batch"
         source, target = store(attempt.args[1]), store(attempt.args[2])
-        shard = shard_from_env(attempt.env)
+        env = attempt.env
+        shard = shard_from_task(int(env["CLOUD_RUN_TASK_INDEX"]), int(env["CLOUD_RUN_TASK_COUNT"]))
         assert shard is not None
         report = ShardReport(target, shard)
         failed = False
