@@ -56,15 +56,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    import logging
     import math
     import signal
 
     import uvicorn
 
     from cutout.config import load_settings
+    from cutout.server.allocator import ARENAS, cap_malloc_arenas
     from cutout.server.app import create_app
     from cutout.server.logs import configure_logging
 
+    # before any thread starts: see allocator.py for why a long-running server needs it
+    capped = cap_malloc_arenas()
     max_upload = int(args.max_upload_mb * 1024 * 1024) if args.max_upload_mb is not None else None
     settings = load_settings(
         host=args.host,
@@ -90,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
         log_level=args.log_level,
     )
     configure_logging(settings.log_format, settings.log_level)
+    if capped:
+        logging.getLogger("cutout.server").info("malloc arenas capped at %d", ARENAS)
     app = create_app(settings)
     config = uvicorn.Config(
         app,
