@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -170,6 +171,9 @@ def test_each_goal_fails_on_its_own(mix: list[Kind]) -> None:
     overloaded = _verdict(_run([500] * 13, bad=[("bad text file", OVERLOADED)]), mix)
     assert overloaded["unexpected errors"] is True
     assert overloaded["503 back-pressure"] is False
+    behind = _run([500] * 13)
+    behind.samples[-1] = dataclasses.replace(behind.samples[-1], in_flight=17)
+    assert _verdict(behind, mix)["server kept up"] is False
     slower = _verdict(_run([500] * 13, last_latency=1.25), mix)
     assert slower["p99, last vs second minute"] is False
     assert _verdict(_run([500] * 13, last_latency=1.15), mix)["p99, last vs second minute"]
