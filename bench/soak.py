@@ -29,7 +29,7 @@ series in its ``/metrics`` (label cardinality).
 Phases: the first ``min(60 s, duration / 6)`` is the warm-up, the next as long the
 "second minute", the last as long the "last minute". Goals (``soak_report.py``): the
 server kept up (in flight <= the capacity loop's clients); after the warm-up, the RSS
-high-water mark grows <= 5 % over the one up to its end; descriptors other than client
+floor (lowest sample) of no later minute is > 5 % above the second minute's; descriptors other than client
 connections grow by <= ``FD_SLACK`` and threads by <= ``THREAD_SLACK``; descriptors at
 rest do not grow; 0 unexpected errors; every bad input answered with its code; no 503;
 p99 of the last minute <= 1.2 x the second's. Exit status 0 when every goal is met, 1
