@@ -94,9 +94,9 @@ def run(args: argparse.Namespace) -> int:
         log_level=args.log_level,
     )
     configure_logging(settings.log_format, settings.log_level)
-    if capped:
-        logging.getLogger("cutout.server").info("malloc arenas capped at %d", ARENAS)
     app = create_app(settings)
+    if capped:  # once the app is built: a start-up error stays the one line printed
+        logging.getLogger("cutout.server").info("malloc arenas capped at %d", ARENAS)
     config = uvicorn.Config(
         app,
         host=settings.host,
