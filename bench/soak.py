@@ -281,7 +281,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--pid", type=int, help="with --url: the server's pid, to read its memory")
     add("--images", type=Path, default=IMAGES, help="folder of the mix's photos")
     add("--json", type=Path, help="write everything measured to this file")
-    add("--table-every", type=int, default=1, help="print every Nth soak sample (1)")
+    add("--table-every", type=int, default=1, help="print every Nth sample (1)")
     add("--tracemalloc", type=int, metavar="FRAMES", help="trace the server's allocations")
     args = parser.parse_args(argv)
     if args.duration < 6 * args.sample_s:

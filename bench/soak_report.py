@@ -282,10 +282,13 @@ def _ms(seconds: Sequence[float], fraction: float) -> int | None:
 
 
 def sample_rows(run: Run, every: int = 1) -> list[Row]:
-    """A row per sample (every ``every``-th of the soak's); windows run row to row."""
-    soak = [sample for sample in run.samples if sample.phase == "soak"]
-    keep = {id(sample) for sample in soak[::every]} | {id(soak[-1])} if soak else set()
-    chosen = [s for s in run.samples if s.phase != "soak" or id(s) in keep]
+    """A row per sample, or per ``every``-th of each phase's (and its last); the latency
+    columns cover the images answered since the row before."""
+    keep: set[int] = set()
+    for phase in ("capacity", "soak"):
+        samples = [sample for sample in run.samples if sample.phase == phase]
+        keep |= {id(sample) for sample in [*samples[::every], *samples[-1:]]}
+    chosen = [s for s in run.samples if s.phase == "rest" or id(s) in keep]
     rows, previous = [], float("-inf")
     for sample in sorted(chosen, key=lambda sample: sample.at):
         done = [r for r in run.records if r.end <= sample.at]
