@@ -229,7 +229,7 @@ def test_usage_errors_exit_2() -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_soak_60_seconds(tmp_path: Path, shared_images: Path) -> None:
-    """A real ``cutout serve`` for 60 s at 80 % of its measured capacity: no memory or
+    """A real ``cutout serve`` for 60 s at 60 % of its measured capacity: no memory or
     descriptor growth, no unexpected answer, every bad input refused with its code.
     The capacity phase before it (250 requests, 2-3 minutes here) is the warm-up that
     takes the server past its one-off memory steps.
@@ -244,6 +244,10 @@ def test_soak_60_seconds(tmp_path: Path, shared_images: Path) -> None:
         str(BENCH / "soak.py"),
         "--duration",
         "60",
+        # the benchmark's 80 % leaves a shared machine's neighbours no room: when they
+        # take a core the soak falls behind, and its queue's memory is not a leak
+        "--load",
+        "0.6",
         "--images",
         str(shared_images),
         "--json",
