@@ -111,7 +111,7 @@ class Goal:
     name: str
     measured: str
     limit: str
-    passed: bool | None  # None: not measured (no server process to read)
+    passed: bool | None  # None: not measured (no pid, no /metrics) or not judged
 
 
 def _growth(name: str, start: int, peak: int, slack: int) -> Goal:
@@ -126,8 +126,7 @@ def _rss_goal(run: Run, phases: Phases) -> Goal:
     RSS swings by 100 MB and more with what is in flight (an 8 MP photo holds that much
     while it is decoded and composed), so a single sample, or the highest, says more
     about the moment than about the server; what stays resident between requests (the
-    floor) is what a leak raises, window after window. The peaks and the sample at the
-    end of the warm-up are reported beside it.
+    floor) is what a leak raises, window after window. The peaks are reported beside it.
     """
     rss = [
         (s.at - run.soak_start, s.usage.rss_kb / 1024)
