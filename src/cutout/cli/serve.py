@@ -98,16 +98,24 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def serve(settings: Settings, engine: Engine | None = None) -> int:
     """Configure logging, build the app (on ``engine`` when given, else on the engine the
     settings describe) and serve it until SIGTERM or Ctrl-C; 0 after a clean drain."""
+    import logging
     import math
     import signal
 
     import uvicorn
 
+    from cutout.server.allocator import ARENAS, cap_malloc_arenas
     from cutout.server.app import create_app
     from cutout.server.logs import configure_logging
 
+    # before the server's threads start: see allocator.py for why a long-running server
+    # needs it
+    capped = cap_malloc_arenas()
+
     configure_logging(settings.log_format, settings.log_level)
     app = create_app(settings, engine=engine)
+    if capped:  # once the app is built: a start-up error stays the one line printed
+        logging.getLogger("cutout.server").info("malloc arenas capped at %d", ARENAS)
     config = uvicorn.Config(
         app,
         host=settings.host,
