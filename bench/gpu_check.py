@@ -335,7 +335,8 @@ def serve(plan: Plan, weights: Path, home: Path, timeout: float = 240.0) -> dict
                 if process.poll() is not None:
                     raise RuntimeError(f"cutout serve exited {process.returncode}: {_tail(log)}")
                 if time.perf_counter() - started > timeout:
-                    raise RuntimeError(f"no 200 within {timeout:.0f} s: {_tail(log)}")
+                    last = result.get("last_answer")
+                    raise RuntimeError(f"no 200 within {timeout:.0f} s ({last}): {_tail(log)}")
                 try:
                     if "health_s" not in result:
                         client.get(f"{url}/health")
@@ -351,9 +352,11 @@ def serve(plan: Plan, weights: Path, home: Path, timeout: float = 240.0) -> dict
                     info = client.get(f"{url}/model-info").json()
                     result["device"] = info.get("device")
                     break
+                result["last_answer"] = f"{response.status_code} {response.text[:200]}"
                 time.sleep(0.05)
         finally:
             stop(process)
+    result.pop("last_answer", None)
     if not require:
         result["require_gpu_without_gpu"] = _ready_refused(plan, weights, env, extra, timeout)
     return result

@@ -25,9 +25,14 @@ trap 'rm -rf "$work"' EXIT
 
 if compgen -G "$wheels/cutout-*.whl" >/dev/null; then
     "$python" -m venv --system-site-packages "$work/venv"
-    # torch is the machine's (system site-packages); the rest only from the wheels
+    # --system-site-packages reaches the base interpreter's packages only: when $python
+    # is itself a venv (torch installed there), its site-packages join by a .pth file
+    site=$("$work/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    "$python" -c 'import site; print("\n".join(site.getsitepackages()))' >"$site/gpu-check-torch.pth"
+    # torch is the machine's; the rest only from the wheels: cutout and the torch extra's
+    # onnx, not 'cutout[torch]', so that pip never re-resolves torch's own dependencies
     timeout "$limit" "$work/venv/bin/pip" install -q --no-index --find-links "$wheels" \
-        'cutout[torch]'
+        cutout onnx
     python=$work/venv/bin/python
     export GPU_CHECK_ENVIRONMENT="venv from $wheels ($work/venv, system torch)"
 elif ((dry_run)); then
