@@ -469,10 +469,11 @@ def _area_axis(array: Tensor, dim: int, length: int) -> Tensor:
     if length == size:
         return array.float()
     scale = size / length
-    wide = array.double()
+    # running sums over thousands of levels want float64; MPS has none
+    wide = array.float() if array.device.type == "mps" else array.double()
     sums = torch.cumsum(wide, dim)
     sums = torch.cat([torch.zeros_like(sums.narrow(dim, 0, 1)), sums], dim)
-    edges = torch.arange(length + 1, device=array.device, dtype=torch.float64) * scale
+    edges = torch.arange(length + 1, device=array.device, dtype=wide.dtype) * scale
     edges[-1] = size
     index = edges.floor().long().clamp(max=size - 1)
     shape = [1] * array.dim()
