@@ -11,6 +11,8 @@ requests):
 :meth:`Engine.remove` runs the three in a row. Every result carries per-stage times
 (:data:`STAGES`) and a confidence score: how much of the subject's outline the edge stage
 (:mod:`cutout.imaging.edges`) could decide, 0-1, for sending doubtful cut-outs to a person.
+The edge stage runs beside the model: on the model's GPU through torch when it has one
+(:mod:`cutout.backends.edges`, chosen at :meth:`Engine.load`), else on the CPU.
 
 With ``require_gpu`` the engine serves from a GPU or not at all: a model that loads on
 the CPU (no GPU, a GPU that failed to initialise, a backend without a GPU build) or that
@@ -34,12 +36,13 @@ import numpy as np
 from cutout.arrays import FloatArray
 from cutout.backends import Backend, CpuRuntime, create_backend
 from cutout.backends.base import DeviceInfo
+from cutout.backends.edges import edge_refiner_for
 from cutout.cpus import usable_cpus
 from cutout.devices import GPU_KINDS, DeviceProbe, resolve_device
 from cutout.errors import DeviceError, GpuUnavailableError
 from cutout.imaging.compose import Box, compose
 from cutout.imaging.decode import DEFAULT_MAX_PIXELS, DecodedImage, decode
-from cutout.imaging.edges import refine_edges
+from cutout.imaging.edges import EdgeRefiner, refine_edges
 from cutout.imaging.encode import MEDIA_TYPES, encode
 from cutout.imaging.tensor import preprocess, saliency_to_matte, saliency_to_matte8
 from cutout.models.inspyrenet.policy import choose_model_for_quality
@@ -128,6 +131,12 @@ def _settings_home() -> Path:
     return load_settings().home
 
 
+def _choose_edge_refiner(device: DeviceInfo) -> EdgeRefiner:
+    """The edge stage beside a model on ``device``: the torch path on the same GPU (where
+    the CPU path would be the slowest stage), else the numpy/OpenCV path on the CPU."""
+    return edge_refiner_for(device) or refine_edges
+
+
 def _ready_when_loaded(device: DeviceInfo) -> bool:
     """True for ONNX Runtime's CPU provider alone, which needs no warm-up forward."""
     return device.kind == "cpu" and device.providers == ("CPUExecutionProvider",)
@@ -154,6 +163,7 @@ class Engine:
         home: Path | None = None,
         require_gpu: bool = False,
         cpu_runtime: CpuRuntime = "auto",
+        edge_refiner: EdgeRefiner | None = None,
     ) -> None:
         spec = get_spec(model) if isinstance(model, str) else model
         if resize is not None:
@@ -170,6 +180,8 @@ class Engine:
         # InSPyReNet's CPU forward: the exported graph (auto, onnxruntime) or torch
         self.cpu_runtime = cpu_runtime
         self.stats = EngineStats()
+        # the edge stage; None: chosen when the model loads (see _choose_edge_refiner)
+        self._edge_refiner = edge_refiner
         self._backend = backend
         self._load_lock = threading.Lock()
         self._stats_lock = threading.Lock()
@@ -206,6 +218,13 @@ class Engine:
     def device(self) -> DeviceInfo:
         return self.backend.device
 
+    @property
+    def edge_refiner(self) -> EdgeRefiner:
+        """What the edge stage runs: the torch path on the model's GPU, else the CPU's."""
+        self.load()
+        assert self._edge_refiner is not None
+        return self._edge_refiner
+
     def load(self) -> None:
         """Resolve the weights (no download) and load the backend. Idempotent.
 
@@ -240,6 +259,8 @@ class Engine:
                 raise
             self.stats.load_seconds = time.perf_counter() - start
             self._check_gpu(self._backend)
+            if self._edge_refiner is None:
+                self._edge_refiner = _choose_edge_refiner(self._backend.device)
             self._loaded = True
 
     def gpu_problem(self, backend: Backend | None = None) -> str | None:
@@ -348,7 +369,7 @@ class Engine:
             # 8-bit: compose's default path then never converts to float and back
             matte = saliency_to_matte8(saliency, self.spec, image.width, image.height)
         with _timed(timings, "edges"):
-            edges = refine_edges(
+            edges = self.edge_refiner(
                 image.rgb,
                 matte,
                 options.edges,

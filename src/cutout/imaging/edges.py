@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -48,7 +49,21 @@ from cutout.arrays import ByteArray, FloatArray
 from cutout.imaging.foreground import refine_foreground
 from cutout.options import EdgeLevel
 
-__all__ = ["LEVELS", "EdgeParams", "Edges", "refine_edges"]
+__all__ = [
+    "LEVELS",
+    "MATTE_BACKGROUND",
+    "MATTE_FOREGROUND",
+    "MIN_SIDE",
+    "UNDECIDED",
+    "EdgeParams",
+    "EdgeRefiner",
+    "Edges",
+    "Geometry",
+    "as_byte",
+    "keep_ceiling",
+    "matte_confidence",
+    "refine_edges",
+]
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -78,14 +93,14 @@ LEVELS: dict[EdgeLevel, EdgeParams] = {
 }
 
 # the matte's own certainty: inside these it counts as foreground / background
-_FOREGROUND = 0.97
-_BACKGROUND = 0.03
+MATTE_FOREGROUND = 0.97
+MATTE_BACKGROUND = 0.03
 # points per row of a cv2.remap map
 _MAP_WIDTH = 4096
 # smaller images are returned as they are (no room for a band)
-_MIN_SIDE = 8
+MIN_SIDE = 8
 # the outline pixels whose model matte is this far from 0 and 1 count as undecided
-_UNDECIDED = 0.1
+UNDECIDED = 0.1
 
 
 @dataclass(frozen=True)
@@ -96,6 +111,21 @@ class Edges:
     alpha: ByteArray
     rgb: ByteArray
     confidence: float
+
+
+class EdgeRefiner(Protocol):
+    """What the engine's edge stage calls: :func:`refine_edges` itself, or the same
+    refinement on the model's GPU (:mod:`cutout.backends.edges`)."""
+
+    def __call__(
+        self,
+        rgb: ByteArray,
+        matte: ByteArray | FloatArray,
+        level: EdgeLevel = "balanced",
+        *,
+        colours: bool = True,
+        keep: ByteArray | None = None,
+    ) -> Edges: ...
 
 
 def refine_edges(
@@ -113,12 +143,12 @@ def refine_edges(
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[:2] != matte.shape:
         raise ValueError(f"rgb {rgb.shape} and matte {matte.shape} do not match")
-    matte8 = _as_byte(matte)
-    if level == "off" or min(matte8.shape) < _MIN_SIDE:
-        return Edges(alpha=_ceiling(matte8, keep), rgb=rgb, confidence=_matte_confidence(matte8))
+    matte8 = as_byte(matte)
+    if level == "off" or min(matte8.shape) < MIN_SIDE:
+        return Edges(alpha=keep_ceiling(matte8, keep), rgb=rgb, confidence=matte_confidence(matte8))
     params = LEVELS[level]
     refined = _refine(rgb, matte8, params)
-    alpha8 = _ceiling(refined.alpha, keep)
+    alpha8 = keep_ceiling(refined.alpha, keep)
     out_rgb = rgb
     if colours:
         unit = alpha8.astype(np.float32) * np.float32(1.0 / 255.0)
@@ -133,7 +163,7 @@ def refine_edges(
 
 
 @dataclass(frozen=True)
-class _Geometry:
+class Geometry:
     """Distances of one working copy, in its pixels."""
 
     band: int
@@ -142,7 +172,7 @@ class _Geometry:
     radius: int
 
     @classmethod
-    def of(cls, params: EdgeParams, long_side: int) -> _Geometry:
+    def of(cls, params: EdgeParams, long_side: int) -> Geometry:
         band = max(2, round(params.band * long_side))
         return cls(
             band=band,
@@ -182,11 +212,11 @@ def _refine(rgb: ByteArray, matte8: ByteArray, params: EdgeParams) -> _Refined:
         image, small8 = rgb, matte8
     pixels = image.astype(np.float32) * np.float32(1.0 / 255.0)
     matte = small8.astype(np.float32) * np.float32(1.0 / 255.0)
-    geometry = _Geometry.of(params, max(size))
+    geometry = Geometry.of(params, max(size))
     near = _within(matte, geometry.reach)
     result = _estimate(pixels, matte, near, geometry, params)
     if result is None:
-        return _Refined(matte8, _matte_confidence(matte8), None)
+        return _Refined(matte8, matte_confidence(matte8), None)
     confidence = _confidence(result.trust, result.prior)
     for _ in range(params.passes - 1):
         again = _estimate(pixels, result.alpha, near, geometry, params)
@@ -202,15 +232,15 @@ def _estimate(
     pixels: FloatArray,
     matte: FloatArray,
     near: BoolArray,
-    geometry: _Geometry,
+    geometry: Geometry,
     params: EdgeParams,
 ) -> _Pass | None:
     """One pass at the working size: trimap from ``matte``, samples, guided filter."""
     core = (matte >= 0.5).astype(np.uint8)
     dist_out = cv2.distanceTransform(1 - core, cv2.DIST_L2, 3)
     dist_in = cv2.distanceTransform(core, cv2.DIST_L2, 3)
-    foreground = (matte >= _FOREGROUND) & (dist_in > geometry.erode)
-    background = (matte <= _BACKGROUND) & (dist_out > geometry.band)
+    foreground = (matte >= MATTE_FOREGROUND) & (dist_in > geometry.erode)
+    background = (matte <= MATTE_BACKGROUND) & (dist_out > geometry.band)
     unknown = near & ~foreground & ~background
     if not unknown.any() or not foreground.any() or not background.any():
         return None
@@ -423,17 +453,17 @@ def _guided_coefficients(
 
 def _confidence(trust: FloatArray, prior: FloatArray) -> float:
     """1 - the share of the unknown band that neither the colours nor the model decided."""
-    undecided = (prior > _UNDECIDED) & (prior < 1.0 - _UNDECIDED)
+    undecided = (prior > UNDECIDED) & (prior < 1.0 - UNDECIDED)
     doubt = float(np.mean((1.0 - trust) * undecided)) if trust.size else 0.0
     return float(np.clip(1.0 - doubt, 0.0, 1.0))
 
 
-def _matte_confidence(matte8: ByteArray) -> float:
+def matte_confidence(matte8: ByteArray) -> float:
     """Without refinement: 1 - the share of the outline's pixels the matte left undecided."""
-    low, high = round(_UNDECIDED * 255), round((1 - _UNDECIDED) * 255)
+    low, high = round(UNDECIDED * 255), round((1 - UNDECIDED) * 255)
     undecided = np.count_nonzero((matte8 > low) & (matte8 < high))
     outline = np.count_nonzero(
-        (matte8 > round(_BACKGROUND * 255)) & (matte8 < round(_FOREGROUND * 255))
+        (matte8 > round(MATTE_BACKGROUND * 255)) & (matte8 < round(MATTE_FOREGROUND * 255))
     )
     return 1.0 if outline == 0 else float(1.0 - undecided / outline)
 
@@ -441,7 +471,7 @@ def _matte_confidence(matte8: ByteArray) -> float:
 # -- helpers ------------------------------------------------------------------------------
 
 
-def _as_byte(matte: ByteArray | FloatArray) -> ByteArray:
+def as_byte(matte: ByteArray | FloatArray) -> ByteArray:
     if matte.dtype == np.uint8:
         return np.asarray(matte, np.uint8)
     unit = np.clip(np.nan_to_num(np.asarray(matte, np.float32)), 0.0, 1.0)
@@ -475,7 +505,7 @@ def _area_reduce(array: ByteArray, size: tuple[int, int]) -> ByteArray:
     return np.asarray(cv2.resize(array, size, interpolation=cv2.INTER_AREA), np.uint8)
 
 
-def _ceiling(alpha8: ByteArray, keep: ByteArray | None) -> ByteArray:
+def keep_ceiling(alpha8: ByteArray, keep: ByteArray | None) -> ByteArray:
     return alpha8 if keep is None else np.minimum(alpha8, keep)
 
 

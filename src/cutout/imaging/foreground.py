@@ -25,7 +25,17 @@ from PIL import Image
 
 from cutout.arrays import ByteArray, FloatArray
 
-__all__ = ["estimate_foreground_ml", "refine_foreground"]
+__all__ = [
+    "BIG_ITERATIONS",
+    "GRADIENT_WEIGHT",
+    "REGULARIZATION",
+    "SMALL_ITERATIONS",
+    "SMALL_SIZE",
+    "SOFT_HIGH",
+    "SOFT_LOW",
+    "estimate_foreground_ml",
+    "refine_foreground",
+]
 
 IndexArray = npt.NDArray[np.intp]
 
@@ -37,8 +47,8 @@ SMALL_ITERATIONS = 10
 BIG_ITERATIONS = 4
 WORK_SIZE = 512
 # alpha8 in 1..254 is a soft edge; 0 and 255 keep the photo's colour exactly
-_SOFT_LOW = 0.5 / 255.0
-_SOFT_HIGH = 1.0 - 0.5 / 255.0
+SOFT_LOW = 0.5 / 255.0
+SOFT_HIGH = 1.0 - 0.5 / 255.0
 
 
 def _nearest(array: FloatArray, height: int, width: int) -> FloatArray:
@@ -247,7 +257,7 @@ def refine_foreground(
     alpha = np.asarray(alpha, np.float32)
     height, width = alpha.shape
     result = rgb.copy()
-    flat = np.flatnonzero((alpha > _SOFT_LOW) & (alpha < _SOFT_HIGH))
+    flat = np.flatnonzero((alpha > SOFT_LOW) & (alpha < SOFT_HIGH))
     if flat.size == 0:
         return result
     factor = max(1.0, max(height, width) / work_size)
