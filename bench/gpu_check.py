@@ -15,7 +15,8 @@ Sections (each a key of the JSON printed last; a table of the figures before it)
   saliency out) and peak device memory, inspyrenet-base (1024) and -fast (384) at batch
   1, 4 and 16;
 * ``edges``: the engine's default edge stage (``balanced``) on an 8 MP photo, timed by
-  the engine (``timings["edges"]``); it has no GPU path (numpy and OpenCV on the CPU);
+  the engine (``timings["edges"]``); beside a model on a GPU the engine runs its torch
+  path on the same device (``gpu_path``), on the CPU numpy and OpenCV;
 * ``serve``: ``cutout serve --require-gpu`` from process start to the first 200 on
   ``POST /v1/remove``;
 * ``oom``: the backend under a capped memory fraction at batch 16: the recorded fallbacks
@@ -270,6 +271,7 @@ def photo(width: int, height: int) -> bytes:
 
 
 def edges(plan: Plan, weights: Path, model: str, home: Path) -> dict[str, Any]:
+    from cutout.backends.edges import TorchEdgeRefiner
     from cutout.engine import Engine
     from cutout.options import RemoveOptions
 
@@ -283,6 +285,8 @@ def edges(plan: Plan, weights: Path, model: str, home: Path) -> dict[str, Any]:
         engine.warmup()
         for _ in range(2 if plan.reps > 1 else 1):
             runs.append(engine.remove(data, options))
+        refiner = engine.edge_refiner
+    gpu_path = isinstance(refiner, TorchEdgeRefiner)
     timings = [run.timings for run in runs]
     width, height = plan.photo_side
     return {
@@ -292,8 +296,9 @@ def edges(plan: Plan, weights: Path, model: str, home: Path) -> dict[str, Any]:
         "edges_s": min(t["edges"] for t in timings),
         "total_s": min(sum(t.values()) for t in timings),
         "stages_s": {k: v for k, v in timings[-1].items()},
-        "gpu_path": False,
-        "note": "refine_edges runs numpy and OpenCV on the CPU whatever the model's device",
+        # the engine runs the torch path beside a model on a GPU (cutout.backends.edges)
+        "gpu_path": gpu_path,
+        "refiner": type(refiner).__name__ if gpu_path else "refine_edges (numpy, OpenCV)",
     }
 
 

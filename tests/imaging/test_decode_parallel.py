@@ -3,6 +3,7 @@ the answer must not depend on how many strips the image was cut into."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import importlib
 import inspect
 import io
@@ -129,3 +130,33 @@ def test_all_lists_exactly_the_public_names(module_name: str) -> None:
         and value.__module__ == module.__name__
     }
     assert defined_here <= exported, defined_here - exported
+
+
+def test_run_all_returns_each_job_s_result_in_order() -> None:
+    threads: set[str] = set()
+
+    def job(value: int) -> int:
+        threads.add(threading.current_thread().name)
+        return value * 10
+
+    assert parallel.run_all([lambda: job(1), lambda: job(2), lambda: job(3)]) == [10, 20, 30]
+    assert parallel.run_all([]) == []
+    if parallel.workers() >= 2:
+        assert threading.current_thread().name in threads  # the last job: the caller's
+        assert any(name.startswith("cutout-strip") for name in threads)
+
+
+def test_nested_calls_from_the_pool_run_inline_instead_of_waiting_on_it() -> None:
+    """Each strip's job runs more jobs: on a pool as small as the machine's, waiting on
+    the pool from inside it could wait forever; nested calls run in the calling thread."""
+    bounds = parallel.strip_bounds(64, 64 << 20, threads=parallel.workers())
+
+    def strip(first: int, end: int) -> list[int]:
+        inner = parallel.map_strips(lambda a, b: b - a, [first, (first + end) // 2, end])
+        both = parallel.run_all([lambda: first, lambda: end])
+        return [sum(inner), *both]
+
+    with concurrent.futures.ThreadPoolExecutor(1) as watchdog:
+        done = watchdog.submit(parallel.map_strips, strip, bounds)
+        results = done.result(timeout=30)
+    assert results == [[end - first, first, end] for first, end in itertools.pairwise(bounds)]

@@ -153,3 +153,17 @@ def test_hard_matte_changes_nothing() -> None:
     refined = refine_foreground(rgb, hard)
     np.testing.assert_array_equal(refined, rgb)
     assert refined is not rgb
+
+
+@pytest.mark.parametrize("work_size", [128, 512])
+def test_8bit_alpha_gives_what_its_float_twin_gives(work_size: int) -> None:
+    """The edge stage hands its 8-bit alpha over as it is: the same colours, to the bit,
+    as the float alpha it stands for (soft = 1..254), on one strip or several."""
+    rgb, alpha = red_on_green(900, 1300, seed=5)
+    alpha8 = (alpha * 255 + 0.5).astype(np.uint8)
+    unit = alpha8.astype(np.float32) * np.float32(1.0 / 255.0)
+    assert ((alpha8 > 0) & (alpha8 < 255)).sum() > 20_000  # enough soft pixels to split
+    np.testing.assert_array_equal(
+        refine_foreground(rgb, alpha8, work_size=work_size),
+        refine_foreground(rgb, unit, work_size=work_size),
+    )

@@ -47,6 +47,7 @@ import numpy.typing as npt
 
 from cutout.arrays import ByteArray, FloatArray
 from cutout.imaging.foreground import refine_foreground
+from cutout.imaging.parallel import run_all
 from cutout.options import EdgeLevel
 
 __all__ = [
@@ -151,11 +152,10 @@ def refine_edges(
     alpha8 = keep_ceiling(refined.alpha, keep)
     out_rgb = rgb
     if colours:
-        unit = alpha8.astype(np.float32) * np.float32(1.0 / 255.0)
         reduced = None
         if refined.work is not None and keep is None:
             reduced = _reduced(*refined.work, params.colour_size)
-        out_rgb = refine_foreground(rgb, unit, work_size=params.colour_size, reduced=reduced)
+        out_rgb = refine_foreground(rgb, alpha8, work_size=params.colour_size, reduced=reduced)
     return Edges(alpha=alpha8, rgb=out_rgb, confidence=refined.confidence)
 
 
@@ -248,12 +248,14 @@ def _estimate(
     flat = np.flatnonzero(unknown)
     colour = pixels.reshape(-1, 3)[flat]
     prior = matte.ravel()[flat]
-    estimate, trust = _select(
-        colour,
-        _candidates(pixels, foreground, flat),
-        _candidates(pixels, background, flat),
-        params,
+    # the foreground's and the background's samples are independent
+    fg_candidates, bg_candidates = run_all(
+        [
+            lambda: _candidates(pixels, foreground, flat),
+            lambda: _candidates(pixels, background, flat),
+        ]
     )
+    estimate, trust = _select(colour, fg_candidates, bg_candidates, params)
     target = matte.copy()
     target[foreground] = 1.0
     target[background] = 0.0
@@ -279,7 +281,8 @@ def _full_size(rgb: ByteArray, matte8: ByteArray, near: BoolArray, result: _Pass
     work8 = _to_byte(result.alpha)
     up8 = cv2.resize(work8, (width, height), interpolation=cv2.INTER_NEAREST)
     near_up = _resize_mask(near, width, height)
-    alpha8 = np.where(near_up, up8, matte8)
+    alpha8 = matte8.copy()
+    np.copyto(alpha8, up8, where=near_up)
     # soft: estimated pixels whose working alpha is strictly between 0 and 1, and their
     # neighbours (a strand one working pixel wide spans several photo pixels)
     soft = result.region & (work8 > 0) & (work8 < 255)
@@ -415,16 +418,20 @@ def _guided_coefficients(
     def box(array: FloatArray) -> FloatArray:
         return np.asarray(cv2.boxFilter(array, -1, size, borderType=cv2.BORDER_REFLECT), np.float32)
 
-    mean_i = box(guide)
+    # one contiguous plane per channel: products and box filters of strided channel views
+    # cost twice as much
+    red, green, blue = (np.ascontiguousarray(guide[..., channel]) for channel in range(3))
+    mean_r, mean_g, mean_b = box(red), box(green), box(blue)
     mean_p = box(target)
-    cov_ip = box(guide * target[..., None]) - mean_i * mean_p[..., None]
-    pairs = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
-    second = box(np.stack([guide[..., i] * guide[..., j] for i, j in pairs], axis=2))
-    var = [second[..., k] - mean_i[..., i] * mean_i[..., j] for k, (i, j) in enumerate(pairs)]
-    rr, rg, rb, gg, gb, bb = var
-    rr = rr + eps
-    gg = gg + eps
-    bb = bb + eps
+    c_r = box(red * target) - mean_r * mean_p
+    c_g = box(green * target) - mean_g * mean_p
+    c_b = box(blue * target) - mean_b * mean_p
+    rr = box(red * red) - mean_r * mean_r + eps
+    rg = box(red * green) - mean_r * mean_g
+    rb = box(red * blue) - mean_r * mean_b
+    gg = box(green * green) - mean_g * mean_g + eps
+    gb = box(green * blue) - mean_g * mean_b
+    bb = box(blue * blue) - mean_b * mean_b + eps
     # inverse of the symmetric 3 x 3 covariance by cofactors
     i_rr = gg * bb - gb * gb
     i_rg = gb * rb - rg * bb
@@ -432,19 +439,13 @@ def _guided_coefficients(
     i_gg = rr * bb - rb * rb
     i_gb = rb * rg - rr * gb
     i_bb = rr * gg - rg * rg
-    det = rr * i_rr + rg * i_rg + rb * i_rb
-    inv_det = 1.0 / np.maximum(det, 1e-12)
-    c_r, c_g, c_b = cov_ip[..., 0], cov_ip[..., 1], cov_ip[..., 2]
-    coeff = np.stack(
-        [
-            (i_rr * c_r + i_rg * c_g + i_rb * c_b) * inv_det,
-            (i_rg * c_r + i_gg * c_g + i_gb * c_b) * inv_det,
-            (i_rb * c_r + i_gb * c_g + i_bb * c_b) * inv_det,
-        ],
-        axis=2,
-    ).astype(np.float32)
-    offset = (mean_p - np.einsum("ijk,ijk->ij", coeff, mean_i)).astype(np.float32)
-    result: FloatArray = box(np.concatenate([coeff, offset[..., None]], axis=2))
+    inv_det = 1.0 / np.maximum(rr * i_rr + rg * i_rg + rb * i_rb, 1e-12)
+    a_r = (i_rr * c_r + i_rg * c_g + i_rb * c_b) * inv_det
+    a_g = (i_rg * c_r + i_gg * c_g + i_gb * c_b) * inv_det
+    a_b = (i_rb * c_r + i_gb * c_g + i_bb * c_b) * inv_det
+    offset = mean_p - (a_r * mean_r + a_g * mean_g + a_b * mean_b)
+    planes = [box(plane.astype(np.float32, copy=False)) for plane in (a_r, a_g, a_b, offset)]
+    result: FloatArray = np.stack(planes, axis=2)
     return result
 
 
@@ -523,6 +524,6 @@ def _reduced(image: FloatArray, alpha: FloatArray, long_side: int) -> tuple[Floa
 
 
 def _resize_mask(mask: BoolArray, width: int, height: int) -> BoolArray:
-    resized = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
-    result: BoolArray = resized.astype(bool)
+    resized = cv2.resize(mask.view(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
+    result: BoolArray = resized.view(np.bool_)  # 0 / 1 bytes: a view, not a copy
     return result

@@ -18,12 +18,14 @@ resolution, and only at the pixels whose alpha is strictly between 0 and 1.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
 from cutout.arrays import ByteArray, FloatArray
+from cutout.imaging.parallel import map_strips, strip_bounds
 
 __all__ = [
     "BIG_ITERATIONS",
@@ -49,6 +51,8 @@ WORK_SIZE = 512
 # alpha8 in 1..254 is a soft edge; 0 and 255 keep the photo's colour exactly
 SOFT_LOW = 0.5 / 255.0
 SOFT_HIGH = 1.0 - 0.5 / 255.0
+# working memory of the full-resolution finish per soft pixel (sizes its strips)
+_FINISH_BYTES = 200
 
 
 def _nearest(array: FloatArray, height: int, width: int) -> FloatArray:
@@ -185,13 +189,13 @@ def _resize_channels(
 
 
 def _neighbour_total(
-    alpha: FloatArray, flat: IndexArray, regularization: float, gradient_weight: float
+    alpha: FloatArray | ByteArray, flat: IndexArray, regularization: float, gradient_weight: float
 ) -> FloatArray:
     """Sum of the 4 neighbour weights at the pixels ``flat`` (edge-clamped)."""
     height, width = alpha.shape
     values = alpha.ravel()
     rows, cols = np.divmod(flat, width)
-    centre = values[flat]
+    centre = _unit(values[flat])
     total = np.full(flat.shape, 4 * regularization, np.float32)
     for neighbour in (
         flat - (cols > 0),
@@ -199,14 +203,39 @@ def _neighbour_total(
         flat - width * (rows > 0),
         flat + width * (rows < height - 1),
     ):
-        total += gradient_weight * np.abs(centre - values[neighbour])
+        total += gradient_weight * np.abs(centre - _unit(values[neighbour]))
     return total
 
 
-def _prior(
-    fb_small: FloatArray, flat: IndexArray, height: int, width: int
-) -> tuple[FloatArray, FloatArray]:
-    """The low-resolution (F, B) upsampled (bilinear) and read at the pixels ``flat``.
+def _unit(values: FloatArray | ByteArray) -> FloatArray:
+    """Alpha values as float32 in [0, 1] (8-bit ones scaled as the edge stage scales them)."""
+    if values.dtype == np.uint8:
+        scaled: FloatArray = values.astype(np.float32) * np.float32(1.0 / 255.0)
+        return scaled
+    return np.asarray(values, np.float32)
+
+
+@dataclass(frozen=True)
+class _PriorGrid:
+    """The low-resolution (F, B) upsampled (bilinear) to cells of ``step`` px over the
+    bounding box of the soft pixels: six flat channels, read per pixel by :meth:`at`."""
+
+    channels: list[FloatArray]
+    top: int
+    left: int
+    step: int
+    grid_width: int
+    width: int
+
+    def at(self, flat: IndexArray) -> tuple[FloatArray, FloatArray]:
+        rows, cols = np.divmod(flat, self.width)
+        local = ((rows - self.top) // self.step) * self.grid_width + (cols - self.left) // self.step
+        sampled = [channel[local] for channel in self.channels]
+        return np.stack(sampled[:3], axis=1), np.stack(sampled[3:], axis=1)
+
+
+def _prior(fb_small: FloatArray, flat: IndexArray, height: int, width: int) -> _PriorGrid:
+    """The grid the soft pixels ``flat`` read their (F, B) prior from.
 
     The answer is a smooth field on a grid ``factor`` times coarser than the photo, so it
     is upsampled only to a grid of cells of ``step`` px (half that factor), and only over
@@ -233,14 +262,13 @@ def _prior(
         channels = _resize_channels(
             fb_small, (grid_width, grid_height), Image.Resampling.BILINEAR, box
         )
-    local = ((rows - top) // step) * grid_width + (cols - left) // step
-    sampled = [np.ascontiguousarray(channel).ravel()[local] for channel in channels]
-    return np.stack(sampled[:3], axis=1), np.stack(sampled[3:], axis=1)
+    flat_channels = [np.ascontiguousarray(channel).ravel() for channel in channels]
+    return _PriorGrid(flat_channels, top, left, step, grid_width, width)
 
 
 def refine_foreground(
     rgb: ByteArray,
-    alpha: FloatArray,
+    alpha: FloatArray | ByteArray,
     *,
     work_size: int = WORK_SIZE,
     regularization: float = REGULARIZATION,
@@ -249,15 +277,21 @@ def refine_foreground(
 ) -> ByteArray:
     """``rgb`` with the old background's colour taken out of its soft-alpha pixels.
 
-    Pixels whose alpha rounds to 0 or 255 are returned unchanged. ``reduced``: the image
+    ``alpha``: float in [0, 1], or uint8 (0-255). Pixels whose alpha rounds to 0 or 255
+    are returned unchanged. ``reduced``: the image
     (H' x W' x 3 float in [0, 1]) and alpha already reduced to the working size by the
     caller, used instead of reducing ``rgb`` and ``alpha`` here (``work_size`` is then
     unused).
     """
-    alpha = np.asarray(alpha, np.float32)
     height, width = alpha.shape
     result = rgb.copy()
-    flat = np.flatnonzero((alpha > SOFT_LOW) & (alpha < SOFT_HIGH))
+    if alpha.dtype == np.uint8:
+        # 8-bit alpha (the edge stage's): soft is 1..254, found without a float copy of
+        # the whole image (uint8 wraps: 0 - 1 = 255)
+        flat = np.flatnonzero((alpha - np.uint8(1)) < 254)
+    else:
+        alpha = np.asarray(alpha, np.float32)
+        flat = np.flatnonzero((alpha > SOFT_LOW) & (alpha < SOFT_HIGH))
     if flat.size == 0:
         return result
     factor = max(1.0, max(height, width) / work_size)
@@ -267,10 +301,11 @@ def refine_foreground(
     elif factor > 1.0:
         small_rgb = Image.fromarray(rgb).resize(small_size, Image.Resampling.BOX)
         small_image = np.asarray(small_rgb, np.float32) / np.float32(255.0)
-        small_alpha = _resize_channels(alpha[..., None], small_size, Image.Resampling.BOX)[0]
+        unit = _unit(alpha)[..., None]
+        small_alpha = _resize_channels(unit, small_size, Image.Resampling.BOX)[0]
     else:
         small_image = rgb.astype(np.float32) / np.float32(255.0)
-        small_alpha = alpha
+        small_alpha = _unit(alpha)
     fg_small, bg_small = estimate_foreground_ml(
         small_image, small_alpha, regularization=regularization, gradient_weight=gradient_weight
     )
@@ -278,20 +313,27 @@ def refine_foreground(
 
     # Full-resolution finish at the soft pixels: the per-pixel system of the method's
     # last level, with the neighbours' F and B read from the smooth low-resolution answer.
-    soft_alpha = alpha.ravel()[flat][:, None]
-    total = _neighbour_total(alpha, flat, regularization, gradient_weight)[:, None]
-    prior_f, prior_b = _prior(fb_small, flat, height, width)
+    # Each soft pixel's system is its own: strips of them are solved on several cores.
+    grid = _prior(fb_small, flat, height, width)
     pixels = result.reshape(-1, 3)
-    colour = pixels[flat].astype(np.float32) / np.float32(255.0)
-    a00 = soft_alpha * soft_alpha + total
-    a11 = (1 - soft_alpha) * (1 - soft_alpha) + total
-    a01 = soft_alpha * (1 - soft_alpha)
-    rhs_f = soft_alpha * colour + total * prior_f
-    rhs_b = (1 - soft_alpha) * colour + total * prior_b
-    foreground = (a11 * rhs_f - a01 * rhs_b) / (a00 * a11 - a01 * a01)
-    foreground *= 255.0
-    foreground += 0.5
-    np.maximum(foreground, 0.0, out=foreground)
-    np.minimum(foreground, 255.0, out=foreground)
-    pixels[flat] = foreground.astype(np.uint8)
+
+    def finish(first: int, end: int) -> None:
+        part = flat[first:end]
+        soft_alpha = _unit(alpha.ravel()[part])[:, None]
+        total = _neighbour_total(alpha, part, regularization, gradient_weight)[:, None]
+        prior_f, prior_b = grid.at(part)
+        colour = pixels[part].astype(np.float32) / np.float32(255.0)
+        a00 = soft_alpha * soft_alpha + total
+        a11 = (1 - soft_alpha) * (1 - soft_alpha) + total
+        a01 = soft_alpha * (1 - soft_alpha)
+        rhs_f = soft_alpha * colour + total * prior_f
+        rhs_b = (1 - soft_alpha) * colour + total * prior_b
+        foreground = (a11 * rhs_f - a01 * rhs_b) / (a00 * a11 - a01 * a01)
+        foreground *= 255.0
+        foreground += 0.5
+        np.maximum(foreground, 0.0, out=foreground)
+        np.minimum(foreground, 255.0, out=foreground)
+        pixels[part] = foreground.astype(np.uint8)
+
+    map_strips(finish, strip_bounds(flat.size, flat.size * _FINISH_BYTES))
     return result

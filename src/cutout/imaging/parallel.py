@@ -11,18 +11,19 @@ from __future__ import annotations
 import functools
 import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from cutout.cpus import usable_cpus
 
-__all__ = ["MIN_STRIP_BYTES", "map_strips", "strip_bounds", "workers"]
+__all__ = ["MIN_STRIP_BYTES", "map_strips", "run_all", "strip_bounds", "workers"]
 
 T = TypeVar("T")
 
 MIN_STRIP_BYTES = 1 << 20
 
+_PREFIX = "cutout-strip"
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -38,7 +39,7 @@ def _executor() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=workers(), thread_name_prefix="cutout-strip")
+            _pool = ThreadPoolExecutor(max_workers=workers(), thread_name_prefix=_PREFIX)
         return _pool
 
 
@@ -49,9 +50,25 @@ def strip_bounds(rows: int, total_bytes: int, threads: int | None = None) -> lis
     return [rows * index // count for index in range(count + 1)]
 
 
+def _in_pool() -> bool:
+    """Whether this thread is one of the pool's: a job that waited on the pool from there
+    could wait for itself, so nested calls run in the calling thread."""
+    return threading.current_thread().name.startswith(_PREFIX)
+
+
 def map_strips(job: Callable[[int, int], T], bounds: list[int]) -> list[T]:
     """``job(first_row, end_row)`` for each strip, in order, in parallel when several."""
     spans = list(itertools.pairwise(bounds))
-    if len(spans) == 1:
-        return [job(*spans[0])]
+    if len(spans) == 1 or _in_pool():
+        return [job(*span) for span in spans]
     return list(_executor().map(lambda span: job(*span), spans))
+
+
+def run_all(jobs: Sequence[Callable[[], T]]) -> list[T]:
+    """Independent jobs' results, in order; in parallel when this process may use more
+    than one CPU (the last job runs in the calling thread)."""
+    if len(jobs) < 2 or workers() < 2 or _in_pool():
+        return [job() for job in jobs]
+    futures = [_executor().submit(job) for job in jobs[:-1]]
+    last = jobs[-1]()
+    return [future.result() for future in futures] + [last]
