@@ -46,7 +46,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cutout.arrays import ByteArray, FloatArray
-from cutout.imaging.foreground import refine_foreground
+from cutout.imaging.foreground import refine_foreground, solve_prior
 from cutout.imaging.parallel import run_all
 from cutout.options import EdgeLevel
 
@@ -148,14 +148,15 @@ def refine_edges(
     if level == "off" or min(matte8.shape) < MIN_SIDE:
         return Edges(alpha=keep_ceiling(matte8, keep), rgb=rgb, confidence=matte_confidence(matte8))
     params = LEVELS[level]
-    refined = _refine(rgb, matte8, params)
+    # the colours' low-resolution solve can run beside the full-size finish when the
+    # answer will not be lowered afterwards by ``keep``
+    refined = _refine(rgb, matte8, params, solve_colours=colours and keep is None)
     alpha8 = keep_ceiling(refined.alpha, keep)
     out_rgb = rgb
     if colours:
-        reduced = None
-        if refined.work is not None and keep is None:
-            reduced = _reduced(*refined.work, params.colour_size)
-        out_rgb = refine_foreground(rgb, alpha8, work_size=params.colour_size, reduced=reduced)
+        out_rgb = refine_foreground(
+            rgb, alpha8, work_size=params.colour_size, prior=refined.colour_prior
+        )
     return Edges(alpha=alpha8, rgb=out_rgb, confidence=refined.confidence)
 
 
@@ -197,11 +198,13 @@ class _Pass:
 class _Refined:
     alpha: ByteArray
     confidence: float
-    # the working copy (image in [0, 1], refined alpha) when it is smaller than the photo
-    work: tuple[FloatArray, FloatArray] | None
+    # the edge colours' low-resolution answer (foreground.solve_prior), when solved here
+    colour_prior: FloatArray | None
 
 
-def _refine(rgb: ByteArray, matte8: ByteArray, params: EdgeParams) -> _Refined:
+def _refine(
+    rgb: ByteArray, matte8: ByteArray, params: EdgeParams, *, solve_colours: bool
+) -> _Refined:
     height, width = matte8.shape
     scale = min(1.0, math.sqrt(params.work_pixels / (height * width)))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -225,7 +228,16 @@ def _refine(rgb: ByteArray, matte8: ByteArray, params: EdgeParams) -> _Refined:
         result = again
     if scale == 1.0:
         return _Refined(_to_byte(result.alpha), confidence, None)
-    return _Refined(_full_size(rgb, matte8, near, result), confidence, (pixels, result.alpha))
+    if not solve_colours:
+        return _Refined(_full_size(rgb, matte8, near, result), confidence, None)
+    # the colours' solve on the working copy, beside the full-size finish
+    full, prior = run_all(
+        [
+            lambda: _full_size(rgb, matte8, near, result),
+            lambda: solve_prior(*_reduced(pixels, result.alpha, params.colour_size)),
+        ]
+    )
+    return _Refined(np.asarray(full, np.uint8), confidence, np.asarray(prior, np.float32))
 
 
 def _estimate(

@@ -37,6 +37,7 @@ __all__ = [
     "SOFT_LOW",
     "estimate_foreground_ml",
     "refine_foreground",
+    "solve_prior",
 ]
 
 IndexArray = npt.NDArray[np.intp]
@@ -266,6 +267,20 @@ def _prior(fb_small: FloatArray, flat: IndexArray, height: int, width: int) -> _
     return _PriorGrid(flat_channels, top, left, step, grid_width, width)
 
 
+def solve_prior(
+    small_image: FloatArray,
+    small_alpha: FloatArray,
+    regularization: float = REGULARIZATION,
+    gradient_weight: float = GRADIENT_WEIGHT,
+) -> FloatArray:
+    """The low-resolution (F, B) answer (H' x W' x 6) that :func:`refine_foreground`
+    finishes at full resolution; a caller may solve it beside other work and hand it in."""
+    fg_small, bg_small = estimate_foreground_ml(
+        small_image, small_alpha, regularization=regularization, gradient_weight=gradient_weight
+    )
+    return np.concatenate([fg_small, bg_small], axis=2)
+
+
 def refine_foreground(
     rgb: ByteArray,
     alpha: FloatArray | ByteArray,
@@ -274,6 +289,7 @@ def refine_foreground(
     regularization: float = REGULARIZATION,
     gradient_weight: float = GRADIENT_WEIGHT,
     reduced: tuple[FloatArray, FloatArray] | None = None,
+    prior: FloatArray | None = None,
 ) -> ByteArray:
     """``rgb`` with the old background's colour taken out of its soft-alpha pixels.
 
@@ -281,7 +297,8 @@ def refine_foreground(
     are returned unchanged. ``reduced``: the image
     (H' x W' x 3 float in [0, 1]) and alpha already reduced to the working size by the
     caller, used instead of reducing ``rgb`` and ``alpha`` here (``work_size`` is then
-    unused).
+    unused). ``prior``: the low-resolution answer :func:`solve_prior` gave for them,
+    already solved by the caller (``reduced`` and ``work_size`` are then unused).
     """
     height, width = alpha.shape
     result = rgb.copy()
@@ -296,20 +313,19 @@ def refine_foreground(
         return result
     factor = max(1.0, max(height, width) / work_size)
     small_size = (max(1, round(width / factor)), max(1, round(height / factor)))
-    if reduced is not None:
-        small_image, small_alpha = reduced
-    elif factor > 1.0:
-        small_rgb = Image.fromarray(rgb).resize(small_size, Image.Resampling.BOX)
-        small_image = np.asarray(small_rgb, np.float32) / np.float32(255.0)
-        unit = _unit(alpha)[..., None]
-        small_alpha = _resize_channels(unit, small_size, Image.Resampling.BOX)[0]
-    else:
-        small_image = rgb.astype(np.float32) / np.float32(255.0)
-        small_alpha = _unit(alpha)
-    fg_small, bg_small = estimate_foreground_ml(
-        small_image, small_alpha, regularization=regularization, gradient_weight=gradient_weight
-    )
-    fb_small = np.concatenate([fg_small, bg_small], axis=2)
+    if prior is None:
+        if reduced is not None:
+            small_image, small_alpha = reduced
+        elif factor > 1.0:
+            small_rgb = Image.fromarray(rgb).resize(small_size, Image.Resampling.BOX)
+            small_image = np.asarray(small_rgb, np.float32) / np.float32(255.0)
+            unit = _unit(alpha)[..., None]
+            small_alpha = _resize_channels(unit, small_size, Image.Resampling.BOX)[0]
+        else:
+            small_image = rgb.astype(np.float32) / np.float32(255.0)
+            small_alpha = _unit(alpha)
+        prior = solve_prior(small_image, small_alpha, regularization, gradient_weight)
+    fb_small = prior
 
     # Full-resolution finish at the soft pixels: the per-pixel system of the method's
     # last level, with the neighbours' F and B read from the smooth low-resolution answer.
