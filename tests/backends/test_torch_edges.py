@@ -2,7 +2,7 @@
 
 The CPU build of torch stands in for a GPU: same code, other device. Parity bounds are
 the figures measured when the path was built (docs/quality.md, "Edge refinement on a
-GPU") with a margin; the properties are the imaging module's own guarantees.
+GPU") with a margin; the guarantees both paths share are in tests/test_edge_properties.py.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tests.imaging.test_edges import _scene
 
 from cutout.arrays import ByteArray, FloatArray
 from cutout.backends.torch_edges import refine_edges_torch
-from cutout.imaging.edges import LEVELS, Edges, refine_edges
+from cutout.imaging.edges import Edges, refine_edges
 from cutout.options import EDGE_LEVELS, EdgeLevel
 
 REFINING: tuple[EdgeLevel, ...] = tuple(level for level in EDGE_LEVELS if level != "off")
@@ -116,78 +116,3 @@ def test_the_torch_path_refines_as_much(
         before = metrics.sad(case.matte, case.truth, case.band)
         after = metrics.sad(theirs.alpha / 255.0, case.truth, case.band)
         assert after < 0.8 * before, (name, level)
-
-
-@pytest.mark.parametrize(
-    ("level", "size"), [("fast", 600), ("balanced", 400), ("best", 400)], ids=str
-)
-def test_pixels_far_from_the_outline_keep_the_model_alpha(level: EdgeLevel, size: int) -> None:
-    rgb, _, matte = _scene(size=size)
-    rng = np.random.default_rng(1)
-    matte = matte.copy()
-    half = size // 2
-    matte[:20, :20] = rng.uniform(0.0, 0.02, (20, 20))
-    matte[half - 5 : half + 5, half - 5 : half + 5] = rng.uniform(0.95, 1.0, (10, 10))
-    matte8 = (matte * 255 + 0.5).astype(np.uint8)
-    edges = refine_edges_torch(rgb, matte8, level)
-    rows, cols = np.mgrid[0:size, 0:size]
-    distance = np.hypot(rows - half, cols - half)
-    far = np.abs(distance - (size * 0.3 - 3)) > LEVELS[level].reach * size + 4 + size / 200
-    assert far.sum() > 0.3 * far.size
-    assert np.array_equal(edges.alpha[far], matte8[far])
-
-
-@pytest.mark.parametrize("level", EDGE_LEVELS)
-def test_existing_transparency_is_never_made_more_opaque(level: EdgeLevel) -> None:
-    rgb, _, matte = _scene()
-    keep = np.full(matte.shape, 255, np.uint8)
-    keep[:, :100] = 0
-    keep[:, 100:140] = 90
-    edges = refine_edges_torch(rgb, matte, level, keep=keep)
-    assert np.all(edges.alpha <= keep)
-    assert edges.alpha[:, :100].max() == 0
-
-
-@pytest.mark.parametrize("level", EDGE_LEVELS)
-@pytest.mark.parametrize("shape", [(1, 1), (2, 5), (7, 3), (9, 9), (16, 300), (64, 64)], ids=str)
-def test_tiny_and_flat_images_give_finite_bounded_alpha(
-    level: EdgeLevel, shape: tuple[int, int]
-) -> None:
-    rgb = np.full((*shape, 3), 128, np.uint8)
-    for matte in (
-        np.zeros(shape, np.float32),
-        np.ones(shape, np.float32),
-        np.full(shape, 0.5, np.float32),
-        np.linspace(0, 1, shape[0] * shape[1], dtype=np.float32).reshape(shape),
-    ):
-        edges = refine_edges_torch(rgb, matte, level)
-        assert edges.alpha.shape == shape and edges.alpha.dtype == np.uint8
-        assert edges.rgb.shape == rgb.shape
-        assert np.isfinite(edges.confidence)
-        assert 0.0 <= edges.confidence <= 1.0
-
-
-def test_nan_in_a_float_matte_is_treated_as_background() -> None:
-    rgb, _, matte = _scene()
-    matte = matte.copy()
-    matte[:10, :10] = np.nan
-    edges = refine_edges_torch(rgb, matte, "balanced")
-    assert edges.alpha[:10, :10].max() == 0
-
-
-def test_colours_are_decontaminated_only_where_alpha_is_soft() -> None:
-    rgb, _, matte = _scene()
-    plain = refine_edges_torch(rgb, matte, "fast", colours=False)
-    assert plain.rgb is rgb
-    coloured = refine_edges_torch(rgb, matte, "fast")
-    soft = (coloured.alpha > 20) & (coloured.alpha < 235)
-    assert soft.sum() > 50
-    assert coloured.rgb[soft].mean() < rgb[soft].mean() - 20
-    hard = (coloured.alpha == 0) | (coloured.alpha == 255)
-    assert np.array_equal(coloured.rgb[hard], rgb[hard])
-
-
-def test_shapes_must_match() -> None:
-    rgb, _, matte = _scene()
-    with pytest.raises(ValueError, match="do not match"):
-        refine_edges_torch(rgb, matte[:-1], "fast")
