@@ -44,7 +44,7 @@ from cutout.imaging.edges import (
     EdgeParams,
     Edges,
     Geometry,
-    as_byte,
+    checked_matte,
     matte_confidence,
     refine_edges,
 )
@@ -73,9 +73,7 @@ def refine_edges_torch(
 ) -> Edges:
     """:func:`cutout.imaging.edges.refine_edges` on the torch ``device``: same arguments,
     same result type, same guarantees."""
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[:2] != matte.shape:
-        raise ValueError(f"rgb {rgb.shape} and matte {matte.shape} do not match")
-    matte8 = as_byte(matte)
+    matte8 = checked_matte(rgb, matte)
     if level == "off" or min(matte8.shape) < MIN_SIDE:
         # nothing to refine: the host path is a copy and a count
         return refine_edges(rgb, matte8, level, colours=colours, keep=keep)

@@ -60,7 +60,7 @@ __all__ = [
     "EdgeRefiner",
     "Edges",
     "Geometry",
-    "as_byte",
+    "checked_matte",
     "keep_ceiling",
     "matte_confidence",
     "refine_edges",
@@ -142,9 +142,7 @@ def refine_edges(
     ``colours``: also estimate edge colours (not needed for a mask). ``keep``: the input's
     own alpha (uint8), a ceiling for the result.
     """
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[:2] != matte.shape:
-        raise ValueError(f"rgb {rgb.shape} and matte {matte.shape} do not match")
-    matte8 = as_byte(matte)
+    matte8 = checked_matte(rgb, matte)
     if level == "off" or min(matte8.shape) < MIN_SIDE:
         return Edges(alpha=keep_ceiling(matte8, keep), rgb=rgb, confidence=matte_confidence(matte8))
     params = LEVELS[level]
@@ -484,7 +482,15 @@ def matte_confidence(matte8: ByteArray) -> float:
 # -- helpers ------------------------------------------------------------------------------
 
 
-def as_byte(matte: ByteArray | FloatArray) -> ByteArray:
+def checked_matte(rgb: ByteArray, matte: ByteArray | FloatArray) -> ByteArray:
+    """``matte`` as 8-bit, after checking that it is the photo's size (every refiner's
+    first step)."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[:2] != matte.shape:
+        raise ValueError(f"rgb {rgb.shape} and matte {matte.shape} do not match")
+    return _as_byte(matte)
+
+
+def _as_byte(matte: ByteArray | FloatArray) -> ByteArray:
     if matte.dtype == np.uint8:
         return np.asarray(matte, np.uint8)
     unit = np.clip(np.nan_to_num(np.asarray(matte, np.float32)), 0.0, 1.0)

@@ -288,17 +288,15 @@ def refine_foreground(
     work_size: int = WORK_SIZE,
     regularization: float = REGULARIZATION,
     gradient_weight: float = GRADIENT_WEIGHT,
-    reduced: tuple[FloatArray, FloatArray] | None = None,
     prior: FloatArray | None = None,
 ) -> ByteArray:
     """``rgb`` with the old background's colour taken out of its soft-alpha pixels.
 
     ``alpha``: float in [0, 1], or uint8 (0-255). Pixels whose alpha rounds to 0 or 255
-    are returned unchanged. ``reduced``: the image
-    (H' x W' x 3 float in [0, 1]) and alpha already reduced to the working size by the
-    caller, used instead of reducing ``rgb`` and ``alpha`` here (``work_size`` is then
-    unused). ``prior``: the low-resolution answer :func:`solve_prior` gave for them,
-    already solved by the caller (``reduced`` and ``work_size`` are then unused).
+    are returned unchanged. ``prior``: the low-resolution answer :func:`solve_prior` gave,
+    already solved by the caller (the edge stage solves it on its working copy, beside
+    other work); without it, ``rgb`` and ``alpha`` are reduced to ``work_size`` and solved
+    here.
     """
     height, width = alpha.shape
     result = rgb.copy()
@@ -311,12 +309,10 @@ def refine_foreground(
         flat = np.flatnonzero((alpha > SOFT_LOW) & (alpha < SOFT_HIGH))
     if flat.size == 0:
         return result
-    factor = max(1.0, max(height, width) / work_size)
-    small_size = (max(1, round(width / factor)), max(1, round(height / factor)))
     if prior is None:
-        if reduced is not None:
-            small_image, small_alpha = reduced
-        elif factor > 1.0:
+        factor = max(1.0, max(height, width) / work_size)
+        if factor > 1.0:
+            small_size = (max(1, round(width / factor)), max(1, round(height / factor)))
             small_rgb = Image.fromarray(rgb).resize(small_size, Image.Resampling.BOX)
             small_image = np.asarray(small_rgb, np.float32) / np.float32(255.0)
             unit = _unit(alpha)[..., None]
@@ -325,12 +321,11 @@ def refine_foreground(
             small_image = rgb.astype(np.float32) / np.float32(255.0)
             small_alpha = _unit(alpha)
         prior = solve_prior(small_image, small_alpha, regularization, gradient_weight)
-    fb_small = prior
 
     # Full-resolution finish at the soft pixels: the per-pixel system of the method's
     # last level, with the neighbours' F and B read from the smooth low-resolution answer.
     # Each soft pixel's system is its own: strips of them are solved on several cores.
-    grid = _prior(fb_small, flat, height, width)
+    grid = _prior(prior, flat, height, width)
     pixels = result.reshape(-1, 3)
 
     def finish(first: int, end: int) -> None:
