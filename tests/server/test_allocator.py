@@ -42,6 +42,9 @@ def work(index):
     with turn:
         state["next"] += 1
         turn.notify_all()
+        # stay alive until every thread has worked: an exited thread's arena goes on
+        # glibc's free list, and the next thread would reuse it instead of its own
+        turn.wait_for(lambda: state["next"] == len(threads))
 
 threads = [threading.Thread(target=work, args=(index,)) for index in range(8)]
 for thread in threads:
